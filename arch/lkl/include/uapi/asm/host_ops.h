@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+#ifndef _ASM_UAPI_LKL_HOST_OPS_H
+#define _ASM_UAPI_LKL_HOST_OPS_H
+
+/*
+ * The kernel/host interface.
+ *
+ * This is the only way the two halves of lkl talk to each other:
+ *
+ *  - the kernel (arch/lkl, kernel C) asks the host for execution contexts,
+ *    blocking primitives, time, timers and memory through the function
+ *    pointers in struct lkl_host_operations;
+ *  - the host (host/, C++) and applications enter the kernel only through
+ *    the entry points declared at the end of this file.
+ *
+ * Every operation may be called from any host thread unless it says
+ * otherwise. Kernel code never uses host thread-local storage itself: a
+ * kernel context may be suspended on one host thread and resumed on another.
+ *
+ * The header is self-contained (no kernel or libc types) so that it can be
+ * included by kernel C and by host C++ alike.
+ */
+
+/* An execution context: a stack and the registers saved on it. */
+struct lkl_ctx;
+/* A counting semaphore that blocks a host thread. */
+struct lkl_sem;
+/* A sleeping mutex for host threads. */
+struct lkl_mutex;
+/* A one-shot timer whose callback runs on a host thread. */
+struct lkl_timer;
+
+struct lkl_host_operations {
+	/*
+	 * Console output from the kernel log. A program may replace it before
+	 * lkl_init(); str is not NUL-terminated.
+	 */
+	void (*print)(const char *str, int len);
+	/*
+	 * Called after the kernel printed its panic message. A program may
+	 * replace it; it should not return (the default aborts the process).
+	 */
+	void (*panic)(void);
+
+	/* Semaphores. */
+	struct lkl_sem *(*sem_alloc)(int count);
+	void (*sem_free)(struct lkl_sem *sem);
+	void (*sem_up)(struct lkl_sem *sem);
+	void (*sem_down)(struct lkl_sem *sem);
+
+	/* Mutexes (not recursive). */
+	struct lkl_mutex *(*mutex_alloc)(void);
+	void (*mutex_free)(struct lkl_mutex *mutex);
+	void (*mutex_lock)(struct lkl_mutex *mutex);
+	void (*mutex_unlock)(struct lkl_mutex *mutex);
+
+	/*
+	 * Execution contexts.
+	 *
+	 * ctx_create() makes a context with its own host-allocated stack
+	 * (ctx_stack_size bytes, below a guard page). The first ctx_switch()
+	 * to it calls fn(arg) on that stack; fn must never return.
+	 *
+	 * ctx_create_host() makes a context that has no stack of its own: the
+	 * first switch *from* it saves the calling host thread's stack there,
+	 * and switching back to it resumes that host thread's code.
+	 *
+	 * ctx_switch(from, to) saves the running context into @from and
+	 * resumes @to on the calling host thread. It returns when some host
+	 * thread switches to @from again. It costs tens of nanoseconds: no
+	 * system call is made.
+	 *
+	 * ctx_free() releases a context that is not running and will never be
+	 * resumed (its stack is unmapped).
+	 */
+	struct lkl_ctx *(*ctx_create)(void (*fn)(void *), void *arg);
+	struct lkl_ctx *(*ctx_create_host)(void);
+	void (*ctx_switch)(struct lkl_ctx *from, struct lkl_ctx *to);
+	void (*ctx_free)(struct lkl_ctx *ctx);
+	unsigned long ctx_stack_size;
+
+	/*
+	 * Host thread-local storage, used only by the syscall entry to find
+	 * the calling host thread's kernel task. The destructor runs when a
+	 * host thread exits with a non-NULL value set. Keys are >= 0; a
+	 * negative return is a failure.
+	 */
+	int (*tls_alloc)(void (*destructor)(void *));
+	void (*tls_free)(int key);
+	void (*tls_set)(int key, void *data);
+	void *(*tls_get)(int key);
+
+	/* Small host allocations (bookkeeping outside the kernel's pool). */
+	void *(*mem_alloc)(unsigned long size);
+	void (*mem_free)(void *mem);
+
+	/*
+	 * The kernel's RAM: a page-aligned range of @size bytes that costs
+	 * resident memory only where it is touched. Returns NULL on failure.
+	 */
+	void *(*pool_reserve)(unsigned long size);
+	void (*pool_release)(void *mem, unsigned long size);
+
+	/* Clocks, in nanoseconds. */
+	unsigned long long (*time_ns)(void);     /* monotonic */
+	unsigned long long (*realtime_ns)(void); /* since the Unix epoch */
+
+	/*
+	 * One-shot timers. timer_set_oneshot() (re)arms @timer to call fn(arg)
+	 * on a host thread @delta_ns from now, replacing any earlier expiry.
+	 * timer_free() disarms it and waits for a running callback to finish.
+	 */
+	struct lkl_timer *(*timer_alloc)(void (*fn)(void *), void *arg);
+	void (*timer_set_oneshot)(struct lkl_timer *timer,
+				  unsigned long long delta_ns);
+	void (*timer_free)(struct lkl_timer *timer);
+};
+
+/*
+ * Kernel entry points.
+ *
+ * lkl_init() records the host operations (call it first, once);
+ * lkl_start_kernel() boots with the given command line (printf-style) and
+ * returns 0 once init is running, or a negative errno. lkl_syscall() runs
+ * system call @no with up to six @params in the calling host thread's kernel
+ * task and returns the kernel's result (a negative errno on failure).
+ * lkl_trigger_irq() raises an interrupt from any host thread.
+ * lkl_cleanup() frees what lkl_init() and the kernel left, after halt.
+ */
+int lkl_init(struct lkl_host_operations *ops);
+int lkl_start_kernel(const char *cmd_line, ...);
+long lkl_syscall(long no, long *params);
+int lkl_trigger_irq(int irq);
+int lkl_is_running(void);
+void lkl_cleanup(void);
+
+#endif /* _ASM_UAPI_LKL_HOST_OPS_H */

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What init runs.
+ *
+ * kernel_init() insists on exec'ing an init program, and lkl has no user
+ * mode to run one in. So an empty /init is created in rootfs and a binary
+ * format accepts it without replacing anything: the exec "succeeds", and
+ * when kernel_init() returns to "user space" init starts serving the host
+ * instead (threads.c, host_tasks.c).
+ */
+#include <linux/binfmts.h>
+#include <linux/fs.h>
+#include <linux/init.h>
+#include <linux/file.h>
+#include <linux/fcntl.h>
+#include <linux/task_work.h>
+
+static int load_lkl_init(struct linux_binprm *bprm)
+{
+	if (strcmp(bprm->filename, "/init"))
+		return -ENOEXEC;
+	return 0;
+}
+
+static struct linux_binfmt lkl_init_format = {
+	.module		= THIS_MODULE,
+	.load_binary	= load_lkl_init,
+};
+
+static int __init lkl_init_format_register(void)
+{
+	register_binfmt(&lkl_init_format);
+	return 0;
+}
+core_initcall(lkl_init_format_register);
+
+static int __init lkl_create_init(void)
+{
+	struct file *file = filp_open("/init", O_CREAT | O_WRONLY, 0700);
+
+	if (IS_ERR(file))
+		return PTR_ERR(file);
+	fput(file);
+	/* Close it now (not at "return to user mode"), or exec sees ETXTBSY. */
+	task_work_run();
+	return 0;
+}
+late_initcall(lkl_create_init);

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * System call entry: a kernel task per host thread.
+ *
+ * The first system call a host thread makes gets it a kernel task, a thread
+ * of init's thread group (so every host thread of the program shares one fd
+ * table, cwd and credentials, like the threads of one process). Init creates
+ * these tasks when asked, since a thread can only be cloned from inside its
+ * group. The task then runs that host thread's calls for as long as the host
+ * thread lives; a destructor on host thread-local storage makes it exit when
+ * the host thread does.
+ */
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/stat.h>
+#include <linux/sched/task.h>
+#include <linux/task_work.h>
+#include <linux/list.h>
+#include <linux/slab.h>
+#include <linux/syscalls.h>
+#include <asm/syscall.h>
+#include "lkl.h"
+
+static int tls_key = -1;
+bool lkl_running;
+
+/* init, once it serves; and host threads waiting for it to make their task. */
+static struct task_struct *task_server;
+static LIST_HEAD(task_requests);
+struct task_request {
+	struct list_head list;
+	struct lkl_host_thread *ht;
+};
+
+static void host_thread_free(struct lkl_host_thread *ht)
+{
+	if (ht->home)
+		lkl_ops->ctx_free(ht->home);
+	if (ht->sem)
+		lkl_ops->sem_free(ht->sem);
+	lkl_ops->mem_free(ht);
+}
+
+static void host_thread_exit(void *arg)
+{
+	struct lkl_host_thread *ht = arg;
+
+	if (ht->task && lkl_running) {
+		lkl_cpu_get(ht);
+		if (lkl_running) {
+			ht->exiting = true;
+			ht->pending = true;
+			if (current != ht->task)
+				wake_up_process(ht->task);
+			lkl_cpu_run(ht);
+		} else {
+			lkl_cpu_put(ht);
+		}
+	}
+	host_thread_free(ht);
+}
+
+struct lkl_host_thread *lkl_host_thread_self(void)
+{
+	struct lkl_host_thread *ht = lkl_ops->tls_get(tls_key);
+
+	if (likely(ht))
+		return ht;
+
+	ht = lkl_ops->mem_alloc(sizeof(*ht));
+	if (!ht)
+		return NULL;
+	memset(ht, 0, sizeof(*ht));
+	ht->home = lkl_ops->ctx_create_host();
+	ht->sem = lkl_ops->sem_alloc(0);
+	if (!ht->home || !ht->sem) {
+		host_thread_free(ht);
+		return NULL;
+	}
+	lkl_ops->tls_set(tls_key, ht);
+	return ht;
+}
+
+static long run_syscall(long nr, long *p)
+{
+	long ret;
+
+	if (nr < 0 || nr >= NR_syscalls)
+		return -ENOSYS;
+	ret = sys_call_table[nr](p[0], p[1], p[2], p[3], p[4], p[5]);
+
+	/*
+	 * What a return to user mode would do: run deferred work (the final
+	 * fput of a closed file is task work) and drop signals, which have no
+	 * user-mode handler to go to. A restartable call reports EINTR.
+	 */
+	if (test_thread_flag(TIF_NOTIFY_SIGNAL))
+		clear_notify_signal();
+	clear_thread_flag(TIF_NOTIFY_RESUME);
+	task_work_run();
+	if (signal_pending(current))
+		flush_signals(current);
+	if (ret == -ERESTARTSYS || ret == -ERESTARTNOINTR ||
+	    ret == -ERESTARTNOHAND || ret == -ERESTART_RESTARTBLOCK)
+		ret = -EINTR;
+	return ret;
+}
+
+static int host_task_main(void *arg)
+{
+	struct lkl_host_thread *ht = arg;
+
+	ht->task = current;
+	current->thread.host = ht;
+	for (;;) {
+		if (ht->pending) {
+			if (ht->exiting) {
+				ht->task = NULL;
+				current->thread.host = NULL;
+				lkl_request_done(ht, 0);
+				do_exit(0);
+			}
+			lkl_request_done(ht, run_syscall(ht->nr,
+							     ht->params));
+		}
+		/*
+		 * Stay current while nothing else wants the CPU: the next call
+		 * from this host thread then resumes us with no switch.
+		 */
+		if (!need_resched() && single_task_running()) {
+			lkl_cpu_go_home();
+			continue;
+		}
+		set_current_state(TASK_UNINTERRUPTIBLE);
+		if (!ht->pending)
+			schedule();
+		__set_current_state(TASK_RUNNING);
+	}
+}
+
+/* Runs as init once it has "exec'd" (see binfmt.c): creates host tasks. */
+void lkl_host_tasks_serve(void)
+{
+	unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES |
+			      CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+
+	task_server = current;
+	lkl_boot_done();
+	for (;;) {
+		struct task_request *req;
+
+		set_current_state(TASK_INTERRUPTIBLE);
+		if (list_empty(&task_requests))
+			schedule();
+		__set_current_state(TASK_RUNNING);
+		task_work_run();
+		flush_signals(current);
+
+		while (!list_empty(&task_requests)) {
+			pid_t pid;
+
+			req = list_first_entry(&task_requests,
+					       struct task_request, list);
+			list_del(&req->list);
+			pid = user_mode_thread(host_task_main, req->ht,
+					       flags);
+			if (pid < 0)
+				lkl_request_done(req->ht, pid);
+			kfree(req);
+		}
+	}
+}
+
+long lkl_syscall(long no, long *params)
+{
+	struct lkl_host_thread *ht;
+
+	if (!lkl_running)
+		return -ENODEV;
+	ht = lkl_host_thread_self();
+	if (!ht)
+		return -ENOMEM;
+
+	lkl_cpu_get(ht);
+	if (unlikely(!lkl_running)) {
+		lkl_cpu_put(ht);
+		return -ENODEV;
+	}
+	ht->nr = no;
+	ht->params = params;
+	ht->pending = true;
+	if (likely(current == ht->task)) {
+		lkl_cpu_run(ht);
+		return ht->ret;
+	}
+	if (ht->task) {
+		wake_up_process(ht->task);
+	} else {
+		struct task_request *req = kmalloc(sizeof(*req), GFP_ATOMIC);
+
+		if (!req) {
+			ht->pending = false;
+			lkl_cpu_put(ht);
+			return -ENOMEM;
+		}
+		req->ht = ht;
+		list_add_tail(&req->list, &task_requests);
+		wake_up_process(task_server);
+	}
+	lkl_cpu_run(ht);
+	return ht->ret;
+}
+
+int lkl_host_tasks_init(void)
+{
+	tls_key = lkl_ops->tls_alloc(host_thread_exit);
+	return tls_key < 0 ? -ENOMEM : 0;
+}
+
+void lkl_host_tasks_cleanup(void)
+{
+	struct lkl_host_thread *ht;
+
+	if (tls_key < 0)
+		return;
+	ht = lkl_ops->tls_get(tls_key);
+	if (ht) {
+		lkl_ops->tls_set(tls_key, NULL);
+		host_thread_free(ht);
+	}
+	lkl_ops->tls_free(tls_key);
+	tls_key = -1;
+}

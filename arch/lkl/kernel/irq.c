@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Interrupts raised by host threads.
+ *
+ * lkl_trigger_irq() marks a line pending. If the lkl CPU is free, the raising
+ * thread takes it and runs the handlers; otherwise the holder runs them when
+ * it enables interrupts or gives the CPU up (see cpu.c).
+ */
+#include <linux/interrupt.h>
+#include <linux/irq.h>
+#include <linux/hardirq.h>
+#include <linux/init.h>
+#include "lkl.h"
+
+unsigned long lkl_irqs_enabled;
+unsigned long lkl_irq_pending;
+static bool irqs_running;
+
+int lkl_trigger_irq(int irq)
+{
+	struct lkl_host_thread *ht;
+
+	if (irq <= 0 || irq >= NR_IRQS)
+		return -EINVAL;
+	__atomic_fetch_or(&lkl_irq_pending, 1UL << irq, __ATOMIC_SEQ_CST);
+	ht = lkl_host_thread_self();
+	if (!ht)
+		return -ENOMEM;
+	if (lkl_cpu_try_get(ht))
+		lkl_cpu_put(ht);
+	return 0;
+}
+
+/* Called, with the CPU held, when interrupts have just been enabled. */
+void lkl_run_pending_irqs(void)
+{
+	unsigned long pending;
+
+	/* Softirqs enable interrupts inside irq_exit(): don't nest. */
+	if (irqs_running)
+		return;
+	irqs_running = true;
+	lkl_irqs_enabled = 0;
+	while ((pending = __atomic_exchange_n(&lkl_irq_pending, 0,
+					      __ATOMIC_SEQ_CST))) {
+		irq_enter();
+		while (pending) {
+			int irq = __builtin_ctzl(pending);
+
+			pending &= pending - 1;
+			generic_handle_irq(irq);
+		}
+		irq_exit();
+	}
+	lkl_irqs_enabled = 1;
+	irqs_running = false;
+}
+
+void __init init_IRQ(void)
+{
+	int i;
+
+	for (i = 1; i < NR_IRQS; i++)
+		irq_set_chip_and_handler(i, &dummy_irq_chip, handle_simple_irq);
+}

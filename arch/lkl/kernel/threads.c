@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Kernel tasks on host execution contexts, and the context switch.
+ *
+ * Every task, kernel thread or not, runs on its own host context created by
+ * asm/host_ops.h ctx_create(). Switching tasks is a context jump on the host
+ * thread that holds the lkl CPU; no host thread is created per task.
+ */
+#include <linux/sched.h>
+#include <linux/sched/task.h>
+#include <linux/sched/task_stack.h>
+#include "lkl.h"
+
+struct task_struct *lkl_current = &init_task;
+
+struct task_struct *__switch_to(struct task_struct *prev,
+				struct task_struct *next)
+{
+	next->thread.prev_sched = prev;
+	lkl_current = next;
+	lkl_ops->ctx_switch(prev->thread.ctx, next->thread.ctx);
+	/* Resumed: whoever switched to us left its identity here. */
+	return current->thread.prev_sched;
+}
+
+static void task_entry(void *unused)
+{
+	struct task_struct *self = current;
+	int ret;
+
+	schedule_tail(self->thread.prev_sched);
+	ret = self->thread.fn(self->thread.fn_arg);
+	/*
+	 * A kernel thread never gets here (kthread() exits). A user-mode
+	 * thread would now return to user space, which lkl does not have:
+	 * init goes on serving the host, anything else exits.
+	 */
+	if (is_global_init(self))
+		lkl_host_tasks_serve();
+	do_exit(ret);
+}
+
+int copy_thread(struct task_struct *p, const struct kernel_clone_args *args)
+{
+	/* Without a user mode, only fork with a start function makes sense. */
+	if (!args->fn)
+		return -EINVAL;
+
+	p->thread.fn = args->fn;
+	p->thread.fn_arg = args->fn_arg;
+	p->thread.host = NULL;
+	p->thread.ctx = lkl_ops->ctx_create(task_entry, NULL);
+	if (!p->thread.ctx)
+		return -ENOMEM;
+	return 0;
+}
+
+void arch_release_task_struct(struct task_struct *tsk)
+{
+	if (tsk->thread.ctx && tsk != &init_task)
+		lkl_ops->ctx_free(tsk->thread.ctx);
+	tsk->thread.ctx = NULL;
+}
+
+void flush_thread(void)
+{
+}
+
+void show_stack(struct task_struct *task, unsigned long *sp,
+		const char *loglvl)
+{
+}

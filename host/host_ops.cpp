@@ -1,0 +1,60 @@
+// The global lkl_host_ops: the default host operations, which a program
+// hands to lkl_init() (after replacing print or panic if it likes).
+//
+// The other host files are included here rather than compiled on their
+// own: as one translation unit, all their functions can have internal
+// linkage, and lkl_host_ops is the only symbol the host makes global.
+
+#include <asm/host_ops.h>
+
+#include "clock.cpp"
+#include "console.cpp"
+#include "context.cpp"
+#include "memory.cpp"
+#include "sync.cpp"
+#include "timer.cpp"
+#include "tls.cpp"
+
+extern "C" {
+
+// Constant-initialized (no constructor runs), so a program's own static
+// constructors may already change print or panic safely.
+[[gnu::visibility("default")]] constinit lkl_host_operations lkl_host_ops = {
+	.print = console::print,
+	.panic = console::panic,
+
+	.sem_alloc = locking::sem_alloc,
+	.sem_free = locking::sem_free,
+	.sem_up = locking::sem_up,
+	.sem_down = locking::sem_down,
+
+	.mutex_alloc = locking::mutex_alloc,
+	.mutex_free = locking::mutex_free,
+	.mutex_lock = locking::mutex_lock,
+	.mutex_unlock = locking::mutex_unlock,
+
+	.ctx_create = ctx::create,
+	.ctx_create_host = ctx::create_host,
+	.ctx_switch = ctx::switch_to,
+	.ctx_free = ctx::destroy,
+	.ctx_stack_size = ctx::stack_size,
+
+	.tls_alloc = tls::alloc,
+	.tls_free = tls::release,
+	.tls_set = tls::set,
+	.tls_get = tls::get,
+
+	.mem_alloc = memory::alloc,
+	.mem_free = memory::release,
+	.pool_reserve = memory::pool_reserve,
+	.pool_release = memory::pool_release,
+
+	.time_ns = clocks::monotonic_ns,
+	.realtime_ns = clocks::realtime_ns,
+
+	.timer_alloc = timer::alloc,
+	.timer_set_oneshot = timer::set_oneshot,
+	.timer_free = timer::destroy,
+};
+
+} // extern "C"

@@ -1,0 +1,42 @@
+// Host memory: small bookkeeping allocations and the kernel's RAM pool.
+
+#include <asm/host_ops.h>
+
+#include <sys/mman.h>
+
+#include <cstdlib>
+
+#include "internal.hpp"
+
+namespace {
+namespace memory {
+
+void *alloc(unsigned long size) noexcept
+{
+	return std::malloc(size);
+}
+
+void release(void *mem) noexcept
+{
+	std::free(mem);
+}
+
+// MAP_NORESERVE: the pool is sized for the kernel's mem=, but only the
+// pages the kernel touches become resident (or count against overcommit).
+void *pool_reserve(unsigned long size) noexcept
+{
+	if (size == 0)
+		return nullptr;
+	void *mem = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return mem == MAP_FAILED ? nullptr : mem;
+}
+
+void pool_release(void *mem, unsigned long size) noexcept
+{
+	if (mem)
+		::munmap(mem, size);
+}
+
+} // namespace memory
+} // namespace

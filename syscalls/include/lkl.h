@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+#ifndef _LKL_H
+#define _LKL_H
+
+/*
+ * The lkl application interface (C, and C++ through extern "C").
+ *
+ * - lkl_init(), lkl_start_kernel(), lkl_sys_halt(), lkl_cleanup(): boot and
+ *   stop the kernel (see <lkl_host.h>).
+ * - lkl_sys_<name>(): one typed function per Linux system call, generated
+ *   from the kernel's own declarations (<lkl/syscalls.h>). They return what
+ *   the kernel returns: a result >= 0, or a negative LKL_E* error.
+ * - The kernel's UAPI with every name prefixed (LKL_O_RDONLY, struct
+ *   lkl_stat, LKL_EINVAL, ...), safe to use next to the C library's
+ *   headers in the same file.
+ * - Helpers for the common filesystem chores below.
+ *
+ * Errors are negative errno values throughout, as the kernel returns them;
+ * the LKL_E* numbers are Linux's.
+ */
+
+#include <lkl_host.h>
+#include <lkl/syscalls.h>
+
+#include <lkl/asm/errno.h>
+#include <lkl/asm/stat.h>
+#include <lkl/asm/statfs.h>
+#include <lkl/linux/stat.h>
+#include <lkl/linux/fcntl.h>
+#include <lkl/linux/fs.h>
+#include <lkl/linux/mount.h>
+#include <lkl/linux/xattr.h>
+#include <lkl/linux/falloc.h>
+#include <lkl/linux/fiemap.h>
+#include <lkl/linux/magic.h>
+#include <lkl/linux/limits.h>
+#include <lkl/linux/ioctl.h>
+#include <lkl/linux/time.h>
+#include <lkl/linux/time_types.h>
+#include <lkl/linux/uio.h>
+#include <lkl/linux/poll.h>
+#include <lkl/linux/eventpoll.h>
+#include <lkl/linux/mman.h>
+#include <lkl/linux/reboot.h>
+#include <lkl/linux/utsname.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define LKL_PRINTF_FORMAT(f, a) __attribute__((format(printf, f, a)))
+#else
+#define LKL_PRINTF_FORMAT(f, a)
+#endif
+
+/*
+ * Directory entries as getdents64 returns them. The kernel keeps this
+ * structure out of its UAPI headers (include/linux/dirent.h); the layout
+ * is part of the system call ABI.
+ */
+struct lkl_linux_dirent64 {
+	__lkl__u64 d_ino;
+	__lkl__s64 d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/* d_type values (include/linux/fs_types.h, not UAPI either). */
+#define LKL_DT_UNKNOWN	0
+#define LKL_DT_FIFO	1
+#define LKL_DT_CHR	2
+#define LKL_DT_DIR	4
+#define LKL_DT_BLK	6
+#define LKL_DT_REG	8
+#define LKL_DT_LNK	10
+#define LKL_DT_SOCK	12
+#define LKL_DT_WHT	14
+
+/* Stop the kernel: returns once every kernel thread is gone. */
+long lkl_sys_halt(void);
+
+/* A static description of a (negative or positive) errno value. */
+const char *lkl_strerror(int err);
+
+/* Print "msg: <lkl_strerror(err)>" and a newline through lkl_printf. */
+void lkl_perror(char *msg, int err);
+
+/*
+ * printf to the lkl console (lkl_host_ops.print). Returns the number of
+ * characters written or a negative error.
+ */
+int lkl_printf(const char *fmt, ...) LKL_PRINTF_FORMAT(1, 2);
+
+/*
+ * Create the directory "/<fstype>" and mount a filesystem of that type
+ * (proc, sysfs, ...) on it. Returns 0 when mounted, 1 when something was
+ * already mounted there, or a negative error.
+ */
+long lkl_mount_fs(char *fstype);
+
+/*
+ * umount2(path, flags), retried while it fails with -LKL_EBUSY, for at most
+ * timeout_ms milliseconds. Returns 0 or the last negative error.
+ */
+long lkl_umount_timeout(char *path, int flags, long timeout_ms);
+
+/* Disks. */
+
+struct lkl_dev_blk_ops;
+
+/*
+ * A host file or device given to the kernel as a block device. dev is
+ * the program's own pointer; fd (or handle) is what the backend reads and
+ * writes; ops may be NULL for the library's default backend.
+ */
+struct lkl_disk {
+	void *dev;
+	union {
+		int fd;
+		void *handle;
+	};
+	struct lkl_dev_blk_ops *ops;
+};
+
+/* Request types (the virtio-blk numbers). */
+#define LKL_DEV_BLK_TYPE_READ		0
+#define LKL_DEV_BLK_TYPE_WRITE		1
+#define LKL_DEV_BLK_TYPE_FLUSH		4
+#define LKL_DEV_BLK_TYPE_FLUSH_OUT	5
+#define LKL_DEV_BLK_TYPE_DISCARD	11
+#define LKL_DEV_BLK_TYPE_WRITE_ZEROES	13
+
+/* Request status. */
+#define LKL_DEV_BLK_STATUS_OK		0
+#define LKL_DEV_BLK_STATUS_IOERR	1
+#define LKL_DEV_BLK_STATUS_UNSUP	2
+
+/* One block request: count buffers, starting at sector (512 bytes). */
+struct lkl_blk_req {
+	unsigned int type;
+	unsigned int prio;
+	unsigned long long sector;
+	struct lkl_iovec *buf;
+	int count;
+};
+
+/* A disk backend. */
+struct lkl_dev_blk_ops {
+	/* The disk's size in bytes in *res; 0 or a negative error. */
+	int (*get_capacity)(struct lkl_disk disk, unsigned long long *res);
+	/* Carry out req; returns an LKL_DEV_BLK_STATUS_* value. */
+	int (*request)(struct lkl_disk disk, struct lkl_blk_req *req);
+};
+
+/*
+ * Add a disk; returns its id (>= 0, for lkl_mount_dev) or a negative
+ * error. (Disks come with the block driver; until then these functions
+ * return -LKL_ENOSYS.)
+ */
+int lkl_disk_add(struct lkl_disk *disk);
+
+/* Remove a disk added by lkl_disk_add(). */
+int lkl_disk_remove(struct lkl_disk disk);
+
+/*
+ * Mount partition part (0: the whole disk) of disk disk_id with fs_type,
+ * mount flags (LKL_MS_*) and options opts at a directory the function
+ * creates; its path is written to mnt_str (mnt_str_len bytes).
+ */
+long lkl_mount_dev(unsigned int disk_id, unsigned int part,
+		   const char *fs_type, int flags, const char *opts,
+		   char *mnt_str, unsigned int mnt_str_len);
+
+/* Unmount what lkl_mount_dev() mounted (see lkl_umount_timeout()). */
+long lkl_umount_dev(unsigned int disk_id, unsigned int part, int flags,
+		    long timeout_ms);
+
+/* Directory streams on getdents64. */
+
+struct lkl_dir;
+
+/* Open a directory; NULL with *err set (negative) on failure. */
+struct lkl_dir *lkl_opendir(const char *path, int *err);
+
+/* A stream on an open directory descriptor, which it then owns. */
+struct lkl_dir *lkl_fdopendir(int fd, int *err);
+
+/* Start again from the first entry. */
+void lkl_rewinddir(struct lkl_dir *dir);
+
+/* Close the stream and its descriptor; 0 or a negative error. */
+int lkl_closedir(struct lkl_dir *dir);
+
+/*
+ * The next entry, or NULL at the end or on error (lkl_errdir() tells
+ * which). The entry stays valid until the next call on dir.
+ */
+struct lkl_linux_dirent64 *lkl_readdir(struct lkl_dir *dir);
+
+/* 0, or the negative error that ended lkl_readdir(). */
+int lkl_errdir(struct lkl_dir *dir);
+
+/* The stream's directory descriptor. */
+int lkl_dirfd(struct lkl_dir *dir);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* _LKL_H */

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note
+#ifndef LKL_KERNEL_HPP
+#define LKL_KERNEL_HPP
+
+// A thin C++20 layer over the C API of <lkl.h>: RAII for the kernel and for
+// file descriptors, errors as std::error_code. Everything here calls the C
+// functions; nothing goes around them. Exceptions never cross into C: the
+// only throwing entry point is the Kernel constructor, on the C++ side.
+//
+// LKL errno numbers are Linux's, so an error is a std::error_code in
+// std::generic_category() and compares equal to std::errc values:
+//
+//     std::error_code ec;
+//     auto fd = lkl::open("/etc/x", LKL_O_RDONLY, 0, ec);
+//     if (ec == std::errc::no_such_file_or_directory) ...
+
+#if __cplusplus < 202002L
+#error "lkl/kernel.hpp needs C++20"
+#endif
+
+#include <lkl.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace lkl {
+
+// The error in a kernel result: none for ret >= 0, else errno -ret.
+inline std::error_code errc(long ret) noexcept
+{
+	if (ret >= 0)
+		return {};
+	return {static_cast<int>(-ret), std::generic_category()};
+}
+
+namespace detail {
+inline std::atomic<bool> &kernel_up() noexcept
+{
+	static std::atomic<bool> up{false};
+	return up;
+}
+} // namespace detail
+
+// The kernel, booted by the constructor (or Kernel::boot) and halted by the
+// destructor. There is one kernel per process: a second one fails with
+// EBUSY while the first is up.
+class Kernel {
+public:
+	// Boots with the kernel command line cmdline (e.g. "mem=64M").
+	// Throws std::system_error on failure.
+	explicit Kernel(std::string_view cmdline = {})
+	{
+		std::error_code ec;
+		start(cmdline, ec);
+		if (ec)
+			throw std::system_error(ec, "lkl: booting the kernel");
+		running_ = true;
+	}
+
+	// The same without exceptions: an empty optional and ec set on failure.
+	static std::optional<Kernel> boot(std::string_view cmdline,
+					  std::error_code &ec) noexcept
+	{
+		start(cmdline, ec);
+		if (ec)
+			return std::nullopt;
+		return std::optional<Kernel>(Kernel(Started{}));
+	}
+
+	Kernel(Kernel &&other) noexcept
+		: running_(std::exchange(other.running_, false))
+	{
+	}
+	Kernel &operator=(Kernel &&) = delete;
+	Kernel(const Kernel &) = delete;
+	Kernel &operator=(const Kernel &) = delete;
+
+	~Kernel() { halt(); }
+
+	// Halts the kernel (lkl_sys_halt, then lkl_cleanup) if this object
+	// still owns it. Returns the halt's error, if any.
+	std::error_code halt() noexcept
+	{
+		if (!std::exchange(running_, false))
+			return {};
+		long ret = lkl_sys_halt();
+		lkl_cleanup();
+		detail::kernel_up().store(false);
+		return errc(ret);
+	}
+
+	bool running() const noexcept { return running_; }
+
+private:
+	struct Started {};
+	explicit Kernel(Started) noexcept : running_(true) {}
+
+	static void start(std::string_view cmdline,
+			  std::error_code &ec) noexcept
+	{
+		ec.clear();
+		if (detail::kernel_up().exchange(true)) {
+			ec = std::make_error_code(std::errc::device_or_resource_busy);
+			return;
+		}
+		try {
+			std::string line(cmdline);
+			long ret = lkl_init(&lkl_host_ops);
+			if (ret >= 0)
+				ret = lkl_start_kernel("%s", line.c_str());
+			ec = errc(ret);
+		} catch (const std::bad_alloc &) {
+			ec = std::make_error_code(std::errc::not_enough_memory);
+		}
+		if (ec)
+			detail::kernel_up().store(false);
+	}
+
+	bool running_ = false;
+};
+
+// An owned kernel file descriptor, closed on destruction. Move-only.
+class Fd {
+public:
+	Fd() noexcept = default;
+	explicit Fd(int fd) noexcept : fd_(fd) {}
+	Fd(Fd &&other) noexcept : fd_(other.release()) {}
+	Fd &operator=(Fd &&other) noexcept
+	{
+		if (this != &other)
+			reset(other.release());
+		return *this;
+	}
+	Fd(const Fd &) = delete;
+	Fd &operator=(const Fd &) = delete;
+	~Fd() { reset(); }
+
+	int get() const noexcept { return fd_; }
+	explicit operator bool() const noexcept { return fd_ >= 0; }
+
+	// Gives up ownership: the caller closes the descriptor.
+	int release() noexcept { return std::exchange(fd_, -1); }
+
+	// Closes the current descriptor (ignoring errors) and owns fd.
+	void reset(int fd = -1) noexcept
+	{
+		int old = std::exchange(fd_, fd);
+		if (old >= 0)
+			lkl_sys_close(static_cast<unsigned int>(old));
+	}
+
+	// Closes now and reports the kernel's answer.
+	std::error_code close() noexcept
+	{
+		if (fd_ < 0)
+			return {};
+		return errc(lkl_sys_close(static_cast<unsigned int>(release())));
+	}
+
+private:
+	int fd_ = -1;
+};
+
+// open(2) relative to the kernel's current directory; flags are LKL_O_*.
+inline Fd open(const char *path, int flags, unsigned int mode,
+	       std::error_code &ec) noexcept
+{
+	long ret = lkl_sys_openat(LKL_AT_FDCWD, path, flags,
+				  static_cast<lkl_umode_t>(mode));
+	ec = errc(ret);
+	return ec ? Fd() : Fd(static_cast<int>(ret));
+}
+
+// read(2): the number of bytes read (0 at end of file, or on error).
+inline std::size_t read(int fd, std::span<std::byte> buf,
+			std::error_code &ec) noexcept
+{
+	long ret = lkl_sys_read(static_cast<unsigned int>(fd),
+				reinterpret_cast<char *>(buf.data()),
+				buf.size());
+	ec = errc(ret);
+	return ec ? 0 : static_cast<std::size_t>(ret);
+}
+
+// write(2): the number of bytes written (0 on error).
+inline std::size_t write(int fd, std::span<const std::byte> buf,
+			 std::error_code &ec) noexcept
+{
+	long ret = lkl_sys_write(static_cast<unsigned int>(fd),
+				 reinterpret_cast<const char *>(buf.data()),
+				 buf.size());
+	ec = errc(ret);
+	return ec ? 0 : static_cast<std::size_t>(ret);
+}
+
+// pread(2) at a byte offset.
+inline std::size_t pread(int fd, std::span<std::byte> buf,
+			 std::uint64_t offset, std::error_code &ec) noexcept
+{
+	long ret = lkl_sys_pread64(static_cast<unsigned int>(fd),
+				   reinterpret_cast<char *>(buf.data()),
+				   buf.size(),
+				   static_cast<lkl_loff_t>(offset));
+	ec = errc(ret);
+	return ec ? 0 : static_cast<std::size_t>(ret);
+}
+
+// pwrite(2) at a byte offset.
+inline std::size_t pwrite(int fd, std::span<const std::byte> buf,
+			  std::uint64_t offset, std::error_code &ec) noexcept
+{
+	long ret = lkl_sys_pwrite64(static_cast<unsigned int>(fd),
+				    reinterpret_cast<const char *>(buf.data()),
+				    buf.size(),
+				    static_cast<lkl_loff_t>(offset));
+	ec = errc(ret);
+	return ec ? 0 : static_cast<std::size_t>(ret);
+}
+
+// mkdir(2).
+inline std::error_code mkdir(const char *path, unsigned int mode) noexcept
+{
+	return errc(lkl_sys_mkdirat(LKL_AT_FDCWD, path,
+				    static_cast<lkl_umode_t>(mode)));
+}
+
+// stat(2) (follow_symlinks = false: lstat).
+inline struct lkl_stat stat(const char *path, std::error_code &ec,
+			    bool follow_symlinks = true) noexcept
+{
+	struct lkl_stat st {};
+	ec = errc(lkl_sys_newfstatat(LKL_AT_FDCWD, path, &st,
+				     follow_symlinks ? 0
+						     : LKL_AT_SYMLINK_NOFOLLOW));
+	return st;
+}
+
+} // namespace lkl
+
+#endif // LKL_KERNEL_HPP

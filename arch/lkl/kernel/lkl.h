@@ -55,5 +55,7 @@ void lkl_console_init(void);
 void lkl_mem_init(void);
 void lkl_mem_cleanup(void);
 void lkl_time_cleanup(void);
+/* Host monotonic time at boot: sched_clock() counts from here. */
+extern unsigned long long lkl_boot_ns;
 
 #endif

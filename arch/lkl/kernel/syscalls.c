@@ -24,7 +24,7 @@ SYSCALL_DEFINE0(rt_sigreturn)
 }
 
 #undef __SYSCALL
-#define __SYSCALL(nr, call) [nr] = (syscall_fn_t)(call),
+#define __SYSCALL(nr, call) [nr] = (syscall_fn_t)(void (*)(void))(call),
 
 syscall_fn_t sys_call_table[__NR_syscalls] = {
 	[0 ... __NR_syscalls - 1] = (syscall_fn_t)(void (*)(void))sys_ni_syscall,

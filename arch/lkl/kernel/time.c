@@ -16,11 +16,11 @@
 #include "lkl.h"
 
 static struct lkl_timer *timer;
-static unsigned long long boot_ns;
+unsigned long long lkl_boot_ns;
 
 unsigned long long sched_clock(void)
 {
-	return lkl_ops->time_ns() - boot_ns;
+	return lkl_ops->time_ns() - lkl_boot_ns;
 }
 
 static u64 clock_read(struct clocksource *cs)
@@ -87,7 +87,6 @@ void __init time_init(void)
 {
 	int err;
 
-	boot_ns = lkl_ops->time_ns();
 	timer = lkl_ops->timer_alloc(timer_expired, NULL);
 	if (!timer)
 		panic("lkl: cannot allocate the host timer\n");

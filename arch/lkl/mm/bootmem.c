@@ -2,7 +2,7 @@
 /*
  * The kernel's RAM: one host mapping reserved at boot ("mem=", default 64M)
  * with MAP_NORESERVE, so it costs resident memory only where it is touched.
- * Physical addresses are host addresses.
+ * Kernel virtual addresses are host addresses (see asm/page.h).
  */
 #include <linux/init.h>
 #include <linux/kernel.h>
@@ -30,18 +30,19 @@ void __init lkl_mem_init(void)
 {
 	unsigned long max_zone_pfn[MAX_NR_ZONES] = { 0 };
 
-	/* Buddy blocks are aligned to their size: align the pool as well. */
-	pool_size = PAGE_ALIGN(mem_size) + (PAGE_SIZE << (MAX_ORDER - 1));
+	pool_size = PAGE_ALIGN(mem_size);
 	pool = lkl_ops->pool_reserve(pool_size);
 	if (!pool)
 		panic("lkl: cannot reserve %lu bytes of memory\n", pool_size);
-	memory_start = ALIGN((unsigned long)pool, PAGE_SIZE << (MAX_ORDER - 1));
-	memory_end = memory_start + PAGE_ALIGN(mem_size);
+	memory_start = (unsigned long)pool;
+	memory_end = memory_start + pool_size;
+	high_memory = (void *)memory_end;
 
-	memblock_add(memory_start, memory_end - memory_start);
-	min_low_pfn = PFN_UP(memory_start);
-	max_low_pfn = PFN_DOWN(memory_end);
+	memblock_add(LKL_PHYS_BASE, pool_size);
+	min_low_pfn = PFN_UP(LKL_PHYS_BASE);
+	max_low_pfn = PFN_DOWN(LKL_PHYS_BASE + pool_size);
 	max_pfn = max_low_pfn;
+	max_mapnr = max_low_pfn - min_low_pfn;
 
 	empty_zero_page = memblock_alloc(PAGE_SIZE, PAGE_SIZE);
 	if (!empty_zero_page)
@@ -53,7 +54,6 @@ void __init lkl_mem_init(void)
 
 void __init mem_init(void)
 {
-	max_mapnr = max_low_pfn - min_low_pfn;
 	memblock_free_all();
 }
 

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Install the Debian 12 packages the build and the tests need, if missing.
+# Runs apt-get only when something is missing; needs root (or sudo) then.
+set -eu
+
+packages="build-essential cmake ccache flex bison bc python3 patch xz-utils
+	linux-source-6.1 libboost-context-dev libgtest-dev libgmock-dev
+	libbenchmark-dev pkg-config"
+
+missing=""
+for p in $packages; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "Installing missing packages:$missing"
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+	command -v sudo >/dev/null || { echo "need root to install:$missing" >&2; exit 1; }
+	sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing

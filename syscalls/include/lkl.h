@@ -78,7 +78,12 @@ struct lkl_linux_dirent64 {
 #define LKL_DT_SOCK	12
 #define LKL_DT_WHT	14
 
-/* Stop the kernel: returns once every kernel thread is gone. */
+/*
+ * Stop the kernel: nothing is synced or unmounted first. Returns once no
+ * kernel code runs any more and the host timer is gone; lkl_cleanup() then
+ * frees the kernel's contexts and memory. Calls blocked in the kernel at that
+ * moment never return.
+ */
 long lkl_sys_halt(void);
 
 /* A static description of a (negative or positive) errno value. */

@@ -10,6 +10,7 @@
 #include <linux/irq.h>
 #include <linux/hardirq.h>
 #include <linux/init.h>
+#include <linux/sched/task.h>
 #include "lkl.h"
 
 unsigned long lkl_irqs_enabled;
@@ -22,6 +23,9 @@ int lkl_trigger_irq(int irq)
 
 	if (irq <= 0 || irq >= NR_IRQS)
 		return -EINVAL;
+	/* Only between boot and halt. */
+	if (!lkl_ops || !init_task.thread.ctx || lkl_halting)
+		return -ENODEV;
 	__atomic_fetch_or(&lkl_irq_pending, 1UL << irq, __ATOMIC_SEQ_CST);
 	ht = lkl_host_thread_self();
 	if (!ht)

@@ -12,6 +12,8 @@
 #include <linux/syscalls.h>
 #include <linux/memblock.h>
 #include <linux/seq_file.h>
+#include <linux/notifier.h>
+#include <linux/panic_notifier.h>
 #include <asm/setup.h>
 #include <asm/host_ops.h>
 #include "lkl.h"
@@ -38,7 +40,7 @@ static void boot_entry(void *unused)
 	start_kernel();
 }
 
-int lkl_start_kernel(const char *fmt, ...)
+int __ref lkl_start_kernel(const char *fmt, ...)
 {
 	struct lkl_host_thread *ht;
 	va_list ap;
@@ -106,9 +108,24 @@ const struct seq_operations cpuinfo_op = {
 	.show	= cpuinfo_show,
 };
 
-void setup_arch(char **cmdline_p)
+/* After the panic message: the host decides (the default aborts). */
+static int lkl_panic_notify(struct notifier_block *nb, unsigned long event,
+			    void *msg)
+{
+	if (lkl_ops->panic)
+		lkl_ops->panic();
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block lkl_panic_nb = {
+	.notifier_call = lkl_panic_notify,
+	.priority = INT_MIN,
+};
+
+void __init setup_arch(char **cmdline_p)
 {
 	*cmdline_p = boot_command_line;
+	atomic_notifier_chain_register(&panic_notifier_list, &lkl_panic_nb);
 	parse_early_param();
 	lkl_console_init();
 	lkl_mem_init();
@@ -164,7 +181,7 @@ void lkl_cleanup(void)
 
 	if (!lkl_ops || lkl_running)
 		return;
-	if (lkl_halting) {
+	if (lkl_halting && init_task.thread.ctx) {
 		for_each_process_thread(g, t)
 			arch_release_task_struct(t);
 		lkl_ops->ctx_free(init_task.thread.ctx);

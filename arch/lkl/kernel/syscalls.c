@@ -23,6 +23,11 @@ SYSCALL_DEFINE0(rt_sigreturn)
 	return -ENOSYS;
 }
 
+/* Built with CONFIG_LKL_CTX_SWITCH_BENCH (switch_bench.c), else -ENOSYS. */
+#ifndef CONFIG_LKL_CTX_SWITCH_BENCH
+#define sys_lkl_switch_bench sys_ni_syscall
+#endif
+
 #undef __SYSCALL
 #define __SYSCALL(nr, call) [nr] = (syscall_fn_t)(void (*)(void))(call),
 

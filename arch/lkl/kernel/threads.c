@@ -40,6 +40,14 @@ static void task_entry(void *unused)
 	do_exit(ret);
 }
 
+/* A new task must not start with a copy of its parent's context. */
+int arch_dup_task_struct(struct task_struct *dst, struct task_struct *src)
+{
+	*dst = *src;
+	dst->thread.ctx = NULL;
+	return 0;
+}
+
 int copy_thread(struct task_struct *p, const struct kernel_clone_args *args)
 {
 	/* Without a user mode, only fork with a start function makes sense. */

@@ -4,11 +4,16 @@
 
 #include <uapi/linux/audit.h>
 #include <linux/types.h>
+#include <linux/linkage.h>
+#include <linux/compiler_types.h>
 
 typedef long (*syscall_fn_t)(long, long, long, long, long, long);
 
 /* The generic table, indexed by __NR_*; holes are sys_ni_syscall. */
 extern syscall_fn_t sys_call_table[];
+
+asmlinkage long sys_lkl_switch_bench(unsigned long rounds, u64 __user *total_ns,
+				     u64 __user *arch_ns);
 
 static inline int syscall_get_arch(struct task_struct *task)
 {

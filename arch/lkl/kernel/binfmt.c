@@ -14,10 +14,14 @@
 #include <linux/file.h>
 #include <linux/fcntl.h>
 #include <linux/task_work.h>
+#include <linux/sched/signal.h>
+#include "lkl.h"
 
 static int load_lkl_init(struct linux_binprm *bprm)
 {
-	if (strcmp(bprm->filename, "/init"))
+	/* Only init's own exec at boot; programs cannot run in lkl. */
+	if (!is_global_init(current) || lkl_running ||
+	    strcmp(bprm->filename, "/init"))
 		return -ENOEXEC;
 	return 0;
 }

@@ -35,7 +35,7 @@ int lkl_is_running(void)
 	return lkl_running;
 }
 
-static void boot_entry(void *unused)
+static void __ref boot_entry(void *unused)
 {
 	start_kernel();
 }

@@ -1,6 +1,6 @@
 // Host clocks, in nanoseconds.
 
-#include <asm/host_ops.h>
+#include <lkl_host.h>
 
 #include <time.h>
 

@@ -1,7 +1,7 @@
 // Default console and panic handlers; a program may replace both in
 // lkl_host_ops before lkl_init().
 
-#include <asm/host_ops.h>
+#include <lkl_host.h>
 
 #include <unistd.h>
 

@@ -7,7 +7,7 @@
 // stack may be resumed by any host thread (a host context, by its own
 // thread only).
 
-#include <asm/host_ops.h>
+#include <lkl_host.h>
 
 #include <boost/context/detail/fcontext.hpp>
 

@@ -5,11 +5,12 @@
 // own: as one translation unit, all their functions can have internal
 // linkage, and lkl_host_ops is the only symbol the host makes global.
 
-#include <asm/host_ops.h>
+#include <lkl.h>
 
 #include "clock.cpp"
 #include "console.cpp"
 #include "context.cpp"
+#include "disk.cpp"
 #include "memory.cpp"
 #include "sync.cpp"
 #include "timer.cpp"
@@ -55,6 +56,8 @@ extern "C" {
 	.timer_alloc = timer::alloc,
 	.timer_set_oneshot = timer::set_oneshot,
 	.timer_free = timer::destroy,
+
+	.blk_submit = disk::submit,
 };
 
 } // extern "C"

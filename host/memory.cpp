@@ -1,6 +1,6 @@
 // Host memory: small bookkeeping allocations and the kernel's RAM pool.
 
-#include <asm/host_ops.h>
+#include <lkl_host.h>
 
 #include <sys/mman.h>
 

@@ -6,7 +6,7 @@
 // a lock on one host thread and release it after being resumed on another,
 // which pthread mutexes (and so std::mutex) do not allow.
 
-#include <asm/host_ops.h>
+#include <lkl_host.h>
 
 #include <linux/futex.h>
 #include <sys/syscall.h>

@@ -4,7 +4,7 @@
 // first timer_alloc() and is stopped (and joined) when the last timer is
 // freed, so a halted kernel leaves no host thread behind.
 
-#include <asm/host_ops.h>
+#include <lkl_host.h>
 
 #include <chrono>
 #include <condition_variable>

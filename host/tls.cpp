@@ -1,7 +1,7 @@
 // Host thread-local storage on pthread keys, whose destructors run when a
 // host thread exits: that is how a thread's kernel task gets released.
 
-#include <asm/host_ops.h>
+#include <lkl_host.h>
 
 #include <pthread.h>
 

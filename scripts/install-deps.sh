@@ -5,6 +5,7 @@ set -eu
 
 packages="build-essential cmake ccache flex bison bc python3 patch xz-utils
 	linux-source-6.1 libboost-context-dev libgtest-dev libgmock-dev
+	xfsprogs e2fsprogs btrfs-progs dosfstools fdisk
 	libbenchmark-dev pkg-config"
 
 missing=""

@@ -18,15 +18,19 @@ void capture_print(const char *str, int len)
 
 class KernelEnvironment : public ::testing::Environment {
 public:
+	explicit KernelEnvironment(const char *cmdline) : cmdline_(cmdline) {}
 	void SetUp() override
 	{
-		ASSERT_EQ(boot(), 0);
+		ASSERT_EQ(boot(cmdline_), 0);
 	}
 	void TearDown() override
 	{
 		EXPECT_EQ(lkl_sys_halt(), 0);
 		lkl_cleanup();
 	}
+
+private:
+	const char *cmdline_;
 };
 
 } // namespace
@@ -48,9 +52,9 @@ int boot(const char *cmdline)
 	return lkl_start_kernel("%s", cmdline);
 }
 
-void register_kernel_environment()
+void register_kernel_environment(const char *cmdline)
 {
-	::testing::AddGlobalTestEnvironment(new KernelEnvironment);
+	::testing::AddGlobalTestEnvironment(new KernelEnvironment(cmdline));
 }
 
 long mount_tmpfs(const char *path)

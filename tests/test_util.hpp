@@ -16,7 +16,7 @@ std::string kernel_log();
 int boot(const char *cmdline = "mem=64M loglevel=7");
 
 // A gtest environment: boot before the first test, halt after the last.
-void register_kernel_environment();
+void register_kernel_environment(const char *cmdline = "mem=64M loglevel=7");
 
 // Mounts a fresh tmpfs at @path inside the kernel (mkdir included).
 long mount_tmpfs(const char *path);

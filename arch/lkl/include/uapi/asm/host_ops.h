@@ -30,6 +30,36 @@ struct lkl_mutex;
 /* A one-shot timer whose callback runs on a host thread. */
 struct lkl_timer;
 
+/* A buffer of a block request: kernel memory, a plain host pointer. */
+struct lkl_blk_seg {
+	void *base;
+	unsigned long len;
+};
+
+/* Block request types (the virtio-blk numbers, as in lkl.h). */
+#define LKL_BLK_IO_READ		0
+#define LKL_BLK_IO_WRITE	1
+#define LKL_BLK_IO_FLUSH	4
+#define LKL_BLK_IO_DISCARD	11
+#define LKL_BLK_IO_WRITE_ZEROES	13
+
+/*
+ * One block request from the kernel to a host disk. The host carries it out
+ * (asynchronously, on any thread), sets @status to 0 or a negative errno and
+ * hands it back with lkl_blk_complete(). A write with @fua set, and a flush,
+ * complete only once the data is durable on the host.
+ */
+struct lkl_blk_io {
+	unsigned int type;
+	unsigned int fua;
+	unsigned long long sector;	/* in 512-byte units */
+	unsigned long long len;		/* bytes: the sum of the segments */
+	struct lkl_blk_seg *segs;	/* READ and WRITE only */
+	unsigned int nr_segs;
+	int status;
+	struct lkl_blk_io *next;	/* the kernel's, while completing */
+};
+
 struct lkl_host_operations {
 	/*
 	 * Console output from the kernel log. A program may replace it before
@@ -114,6 +144,13 @@ struct lkl_host_operations {
 	void (*timer_set_oneshot)(struct lkl_timer *timer,
 				  unsigned long long delta_ns);
 	void (*timer_free)(struct lkl_timer *timer);
+
+	/*
+	 * Block requests for the host disk @disk, the handle the host gave to
+	 * the kernel when it added the disk. Must not block on the request:
+	 * queue it and return.
+	 */
+	void (*blk_submit)(void *disk, struct lkl_blk_io *io);
 };
 
 /*
@@ -125,6 +162,8 @@ struct lkl_host_operations {
  * system call @no with up to six @params in the calling host thread's kernel
  * task and returns the kernel's result (a negative errno on failure).
  * lkl_trigger_irq() raises an interrupt from any host thread.
+ * Disks are added and removed with the lkl_disk_add_dev and lkl_disk_del
+ * system calls (asm/unistd.h), handing the kernel a host disk handle.
  * lkl_cleanup() frees what lkl_init() and the kernel left, after halt.
  */
 int lkl_init(struct lkl_host_operations *ops);
@@ -133,5 +172,7 @@ long lkl_syscall(long no, long *params);
 int lkl_trigger_irq(int irq);
 int lkl_is_running(void);
 void lkl_cleanup(void);
+/* Completes a block request; any host thread, any time after blk_submit. */
+void lkl_blk_complete(struct lkl_blk_io *io);
 
 #endif /* _ASM_UAPI_LKL_HOST_OPS_H */

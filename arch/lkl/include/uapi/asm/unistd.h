@@ -19,3 +19,17 @@
  */
 #define __NR_lkl_switch_bench (__NR_arch_specific_syscall + 0)
 __SYSCALL(__NR_lkl_switch_bench, sys_lkl_switch_bench)
+
+/*
+ * lkl_disk_add_dev(handle, size, flags): a block device for a host disk,
+ * whose requests go to host_ops blk_submit(handle, ...); size in bytes,
+ * flags LKL_DISK_* below. Returns the disk id (vda is 0) or -errno.
+ * lkl_disk_del(id) removes it again.
+ */
+#define __NR_lkl_disk_add_dev (__NR_arch_specific_syscall + 1)
+__SYSCALL(__NR_lkl_disk_add_dev, sys_lkl_disk_add_dev)
+#define __NR_lkl_disk_del (__NR_arch_specific_syscall + 2)
+__SYSCALL(__NR_lkl_disk_del, sys_lkl_disk_del)
+
+#define LKL_DISK_READ_ONLY	1	/* refuse writes: the image stays as it is */
+#define LKL_DISK_DISCARD	2	/* the host can punch holes */

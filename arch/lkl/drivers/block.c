@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Block devices backed by host disks.
+ *
+ * A blk-mq driver: queue_rq() turns a request into a struct lkl_blk_io
+ * (asm/host_ops.h) whose segments point straight at the request's pages and
+ * hands it to the host, which carries it out asynchronously; up to
+ * QUEUE_DEPTH requests per disk are in flight. The host completes a request
+ * from any thread with lkl_blk_complete(), which queues it lock-free and
+ * raises the disk interrupt; the handler ends the requests.
+ */
+#include <linux/blk-mq.h>
+#include <linux/blkdev.h>
+#include <linux/idr.h>
+#include <linux/interrupt.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/syscalls.h>
+#include <asm/irq.h>
+#include <asm/syscall.h>
+#include <asm/unistd.h>
+#include "../kernel/lkl.h"
+
+#define QUEUE_DEPTH	64
+#define MAX_SEGS	256
+#define MINORS		16	/* the whole disk and 15 partitions */
+#define MAX_DISKS	256
+
+struct lkl_blk_cmd {
+	struct lkl_blk_io io;
+	struct lkl_blk_seg segs[MAX_SEGS];
+};
+
+struct lkl_blk_dev {
+	struct blk_mq_tag_set tag_set;
+	struct gendisk *disk;
+	void *host;
+	int id;
+};
+
+static int major;
+static DEFINE_IDR(disks);
+static DEFINE_MUTEX(disks_lock);
+
+/* Completed requests, pushed by host threads (not holding the lkl CPU). */
+static struct lkl_blk_io *completed;
+
+void lkl_blk_complete(struct lkl_blk_io *io)
+{
+	struct lkl_blk_io *head = __atomic_load_n(&completed, __ATOMIC_RELAXED);
+
+	do {
+		io->next = head;
+	} while (!__atomic_compare_exchange_n(&completed, &head, io, true,
+					      __ATOMIC_RELEASE,
+					      __ATOMIC_RELAXED));
+	lkl_trigger_irq(LKL_BLK_IRQ);
+}
+
+static irqreturn_t blk_irq(int irq, void *dev_id)
+{
+	struct lkl_blk_io *io = __atomic_exchange_n(&completed, NULL,
+						    __ATOMIC_ACQUIRE);
+
+	while (io) {
+		struct lkl_blk_io *next = io->next;
+		struct lkl_blk_cmd *cmd = container_of(io, struct lkl_blk_cmd,
+						       io);
+
+		blk_mq_end_request(blk_mq_rq_from_pdu(cmd),
+				   errno_to_blk_status(io->status));
+		io = next;
+	}
+	return IRQ_HANDLED;
+}
+
+static blk_status_t lkl_queue_rq(struct blk_mq_hw_ctx *hctx,
+				 const struct blk_mq_queue_data *bd)
+{
+	struct lkl_blk_dev *dev = hctx->queue->queuedata;
+	struct request *rq = bd->rq;
+	struct lkl_blk_cmd *cmd = blk_mq_rq_to_pdu(rq);
+	struct lkl_blk_io *io = &cmd->io;
+
+	memset(io, 0, sizeof(*io));
+	switch (req_op(rq)) {
+	case REQ_OP_READ:
+		io->type = LKL_BLK_IO_READ;
+		break;
+	case REQ_OP_WRITE:
+		io->type = LKL_BLK_IO_WRITE;
+		break;
+	case REQ_OP_FLUSH:
+		io->type = LKL_BLK_IO_FLUSH;
+		break;
+	case REQ_OP_DISCARD:
+		io->type = LKL_BLK_IO_DISCARD;
+		break;
+	case REQ_OP_WRITE_ZEROES:
+		io->type = LKL_BLK_IO_WRITE_ZEROES;
+		break;
+	default:
+		return BLK_STS_NOTSUPP;
+	}
+	io->fua = !!(rq->cmd_flags & REQ_FUA);
+	io->sector = blk_rq_pos(rq);
+	io->len = blk_rq_bytes(rq);
+
+	if (io->type == LKL_BLK_IO_READ || io->type == LKL_BLK_IO_WRITE) {
+		struct req_iterator iter;
+		struct bio_vec bvec;
+
+		/*
+		 * Multi-page bvecs, merged where they touch: at most as many
+		 * as the request's physical segments (<= MAX_SEGS).
+		 */
+		io->segs = cmd->segs;
+		rq_for_each_bvec(bvec, rq, iter) {
+			void *base = bvec_virt(&bvec);
+
+			if (io->nr_segs) {
+				struct lkl_blk_seg *last = &cmd->segs[io->nr_segs - 1];
+
+				if (last->base + last->len == base) {
+					last->len += bvec.bv_len;
+					continue;
+				}
+			}
+			if (io->nr_segs == MAX_SEGS)
+				return BLK_STS_IOERR;
+			cmd->segs[io->nr_segs].base = base;
+			cmd->segs[io->nr_segs].len = bvec.bv_len;
+			io->nr_segs++;
+		}
+	}
+
+	blk_mq_start_request(rq);
+	lkl_ops->blk_submit(dev->host, io);
+	return BLK_STS_OK;
+}
+
+static const struct blk_mq_ops lkl_mq_ops = {
+	.queue_rq = lkl_queue_rq,
+};
+
+static const struct block_device_operations lkl_fops = {
+	.owner = THIS_MODULE,
+};
+
+static void free_dev(struct lkl_blk_dev *dev)
+{
+	if (dev->disk)
+		put_disk(dev->disk);
+	blk_mq_free_tag_set(&dev->tag_set);
+	kfree(dev);
+}
+
+SYSCALL_DEFINE3(lkl_disk_add_dev, void __user *, host, u64, size,
+		unsigned int, flags)
+{
+	struct lkl_blk_dev *dev;
+	struct queue_limits *lim;
+	int err;
+
+	if (!host || size < SECTOR_SIZE)
+		return -EINVAL;
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+	if (!dev)
+		return -ENOMEM;
+	dev->host = (void __force *)host;
+
+	dev->tag_set.ops = &lkl_mq_ops;
+	dev->tag_set.nr_hw_queues = 1;
+	dev->tag_set.queue_depth = QUEUE_DEPTH;
+	dev->tag_set.numa_node = NUMA_NO_NODE;
+	dev->tag_set.cmd_size = sizeof(struct lkl_blk_cmd);
+	dev->tag_set.flags = BLK_MQ_F_SHOULD_MERGE;
+	err = blk_mq_alloc_tag_set(&dev->tag_set);
+	if (err) {
+		kfree(dev);
+		return err;
+	}
+
+	dev->disk = blk_mq_alloc_disk(&dev->tag_set, dev);
+	if (IS_ERR(dev->disk)) {
+		err = PTR_ERR(dev->disk);
+		dev->disk = NULL;
+		free_dev(dev);
+		return err;
+	}
+
+	mutex_lock(&disks_lock);
+	dev->id = idr_alloc(&disks, dev, 0, MAX_DISKS, GFP_KERNEL);
+	mutex_unlock(&disks_lock);
+	if (dev->id < 0) {
+		err = dev->id;
+		free_dev(dev);
+		return err;
+	}
+
+	dev->disk->major = major;
+	dev->disk->first_minor = dev->id * MINORS;
+	dev->disk->minors = MINORS;
+	dev->disk->fops = &lkl_fops;
+	dev->disk->private_data = dev;
+	if (dev->id < 26)
+		snprintf(dev->disk->disk_name, DISK_NAME_LEN, "vd%c",
+			 'a' + dev->id);
+	else
+		snprintf(dev->disk->disk_name, DISK_NAME_LEN, "vd%c%c",
+			 'a' + dev->id / 26 - 1, 'a' + dev->id % 26);
+	set_capacity(dev->disk, size >> SECTOR_SHIFT);
+	set_disk_ro(dev->disk, flags & LKL_DISK_READ_ONLY);
+
+	blk_queue_logical_block_size(dev->disk->queue, SECTOR_SIZE);
+	blk_queue_physical_block_size(dev->disk->queue, PAGE_SIZE);
+	blk_queue_max_segments(dev->disk->queue, MAX_SEGS);
+	blk_queue_max_hw_sectors(dev->disk->queue, 2048);
+	blk_queue_write_cache(dev->disk->queue, true, true);
+	lim = &dev->disk->queue->limits;
+	if (flags & LKL_DISK_DISCARD) {
+		lim->discard_granularity = PAGE_SIZE;
+		blk_queue_max_discard_sectors(dev->disk->queue, UINT_MAX >> 9);
+		blk_queue_max_write_zeroes_sectors(dev->disk->queue,
+						   UINT_MAX >> 9);
+	}
+
+	err = add_disk(dev->disk);
+	if (err) {
+		mutex_lock(&disks_lock);
+		idr_remove(&disks, dev->id);
+		mutex_unlock(&disks_lock);
+		free_dev(dev);
+		return err;
+	}
+	return dev->id;
+}
+
+SYSCALL_DEFINE1(lkl_disk_del, unsigned int, id)
+{
+	struct lkl_blk_dev *dev;
+
+	mutex_lock(&disks_lock);
+	dev = idr_remove(&disks, id);
+	mutex_unlock(&disks_lock);
+	if (!dev)
+		return -ENXIO;
+	del_gendisk(dev->disk);
+	free_dev(dev);
+	return 0;
+}
+
+static int __init lkl_blk_init(void)
+{
+	int err;
+
+	major = register_blkdev(0, "lkl");
+	if (major < 0)
+		return major;
+	err = request_irq(LKL_BLK_IRQ, blk_irq, 0, "lkl-blk", NULL);
+	if (err)
+		unregister_blkdev(major, "lkl");
+	return err;
+}
+device_initcall(lkl_blk_init);

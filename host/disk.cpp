@@ -1,0 +1,298 @@
+// Host disks: lkl_disk_add() and the backend that carries out the kernel's
+// block requests (host_ops blk_submit) for an image file or block device.
+//
+// The backend is buffered I/O (qemu's cache=writeback) on a small pool of
+// threads per disk, so that several requests are in flight at once: the
+// kernel's queue depth is real. Flush and FUA become fdatasync, discard
+// punches a hole. A disk whose fd was opened O_RDONLY is read-only in the
+// kernel too, so the image is never written. A program may instead pass its
+// own lkl_dev_blk_ops; its synchronous request() then runs on the pool.
+
+#include "internal.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <cerrno>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+namespace {
+namespace disk {
+
+static_assert(sizeof(lkl_blk_seg) == sizeof(struct iovec) &&
+		      sizeof(lkl_blk_seg) == sizeof(struct lkl_iovec),
+	      "block segments are passed on as iovecs");
+
+constexpr unsigned pool_threads = 4;
+
+class PoolDisk {
+public:
+	PoolDisk(const lkl_disk &disk) : disk_(disk)
+	{
+		for (unsigned i = 0; i < pool_threads; i++)
+			threads_.emplace_back([this] { work(); });
+	}
+
+	~PoolDisk()
+	{
+		{
+			std::lock_guard lock(mutex_);
+			stop_ = true;
+		}
+		cv_.notify_all();
+		for (auto &t : threads_)
+			t.join();
+	}
+
+	PoolDisk(const PoolDisk &) = delete;
+	PoolDisk &operator=(const PoolDisk &) = delete;
+
+	void submit(lkl_blk_io *io)
+	{
+		{
+			std::lock_guard lock(mutex_);
+			queue_.push_back(io);
+		}
+		cv_.notify_one();
+	}
+
+	long id = -1;
+
+private:
+	void work()
+	{
+		for (;;) {
+			lkl_blk_io *io;
+			{
+				std::unique_lock lock(mutex_);
+				cv_.wait(lock, [this] {
+					return stop_ || !queue_.empty();
+				});
+				if (queue_.empty())
+					return;
+				io = queue_.front();
+				queue_.pop_front();
+			}
+			io->status = disk_.ops ? run_ops(io) : run_fd(io);
+			lkl_blk_complete(io);
+		}
+	}
+
+	// Moves @io's whole length at @off, however the kernel splits it.
+	int transfer(lkl_blk_io *io, bool write)
+	{
+		std::vector<struct iovec> iov(
+			reinterpret_cast<struct iovec *>(io->segs),
+			reinterpret_cast<struct iovec *>(io->segs) + io->nr_segs);
+		off_t off = static_cast<off_t>(io->sector) * 512;
+		size_t first = 0;
+
+		while (first < iov.size()) {
+			ssize_t n = write ? pwritev(disk_.fd, &iov[first],
+						    (int)(iov.size() - first), off)
+					  : preadv(disk_.fd, &iov[first],
+						   (int)(iov.size() - first), off);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				return -errno;
+			}
+			if (n == 0) {
+				// Reading past the end of the image: zeros.
+				if (write)
+					return -EIO;
+				for (size_t i = first; i < iov.size(); i++)
+					std::memset(iov[i].iov_base, 0,
+						    iov[i].iov_len);
+				return 0;
+			}
+			off += n;
+			while (n > 0 && first < iov.size()) {
+				size_t step = std::min<size_t>(n, iov[first].iov_len);
+				iov[first].iov_base =
+					static_cast<char *>(iov[first].iov_base) + step;
+				iov[first].iov_len -= step;
+				n -= step;
+				if (iov[first].iov_len == 0)
+					first++;
+			}
+		}
+		return 0;
+	}
+
+	int sync()
+	{
+		return fdatasync(disk_.fd) ? -errno : 0;
+	}
+
+	int zero_range(lkl_blk_io *io, int mode)
+	{
+		off_t off = static_cast<off_t>(io->sector) * 512;
+		if (fallocate(disk_.fd, mode | FALLOC_FL_KEEP_SIZE, off,
+			      static_cast<off_t>(io->len)) == 0)
+			return 0;
+		return -errno;
+	}
+
+	int run_fd(lkl_blk_io *io)
+	{
+		int err;
+
+		switch (io->type) {
+		case LKL_BLK_IO_READ:
+			return transfer(io, false);
+		case LKL_BLK_IO_WRITE:
+			err = transfer(io, true);
+			return err || !io->fua ? err : sync();
+		case LKL_BLK_IO_FLUSH:
+			return sync();
+		case LKL_BLK_IO_DISCARD:
+			// Advisory: a file system that cannot punch keeps data.
+			err = zero_range(io, FALLOC_FL_PUNCH_HOLE);
+			return err == -EOPNOTSUPP ? 0 : err;
+		case LKL_BLK_IO_WRITE_ZEROES:
+			err = zero_range(io, FALLOC_FL_ZERO_RANGE);
+			if (err == -EOPNOTSUPP)
+				err = write_zeros(io);
+			return err || !io->fua ? err : sync();
+		default:
+			return -EOPNOTSUPP;
+		}
+	}
+
+	int write_zeros(lkl_blk_io *io)
+	{
+		static const std::vector<char> zeros(1 << 20);
+		off_t off = static_cast<off_t>(io->sector) * 512;
+		unsigned long long left = io->len;
+
+		while (left) {
+			size_t len = std::min<unsigned long long>(left, zeros.size());
+			ssize_t n = pwrite(disk_.fd, zeros.data(), len, off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return n < 0 ? -errno : -EIO;
+			off += n;
+			left -= n;
+		}
+		return 0;
+	}
+
+	int run_ops(lkl_blk_io *io)
+	{
+		lkl_blk_req req = {};
+		req.type = io->type;
+		req.sector = io->sector;
+		req.buf = reinterpret_cast<struct lkl_iovec *>(io->segs);
+		req.count = static_cast<int>(io->nr_segs);
+		int status = disk_.ops->request(disk_, &req);
+		if (status == LKL_DEV_BLK_STATUS_OK && io->fua &&
+		    io->type == LKL_BLK_IO_WRITE) {
+			lkl_blk_req flush = {};
+			flush.type = LKL_DEV_BLK_TYPE_FLUSH;
+			status = disk_.ops->request(disk_, &flush);
+		}
+		switch (status) {
+		case LKL_DEV_BLK_STATUS_OK:
+			return 0;
+		case LKL_DEV_BLK_STATUS_UNSUP:
+			return -EOPNOTSUPP;
+		default:
+			return -EIO;
+		}
+	}
+
+	lkl_disk disk_;
+	std::mutex mutex_;
+	std::condition_variable cv_;
+	std::deque<lkl_blk_io *> queue_;
+	bool stop_ = false;
+	std::vector<std::thread> threads_;
+};
+
+void submit(void *handle, lkl_blk_io *io)
+{
+	static_cast<PoolDisk *>(handle)->submit(io);
+}
+
+// The disk's size in bytes, or a negative errno.
+long long capacity(const lkl_disk &disk, unsigned int &flags)
+{
+	if (disk.ops) {
+		unsigned long long size = 0;
+		if (!disk.ops->get_capacity)
+			return -EINVAL;
+		int err = disk.ops->get_capacity(disk, &size);
+		return err < 0 ? err : static_cast<long long>(size);
+	}
+
+	struct stat st;
+	if (fstat(disk.fd, &st))
+		return -errno;
+	int mode = fcntl(disk.fd, F_GETFL);
+	if (mode < 0)
+		return -errno;
+	if ((mode & O_ACCMODE) == O_RDONLY)
+		flags |= LKL_DISK_READ_ONLY;
+	if (S_ISREG(st.st_mode)) {
+		flags |= LKL_DISK_DISCARD;
+		return st.st_size;
+	}
+	if (S_ISBLK(st.st_mode)) {
+		unsigned long long size;
+		if (ioctl(disk.fd, BLKGETSIZE64, &size))
+			return -errno;
+		return static_cast<long long>(size);
+	}
+	return -ENOTBLK;
+}
+
+} // namespace disk
+} // namespace
+
+extern "C" {
+
+[[gnu::visibility("default")]] int lkl_disk_add(struct lkl_disk *disk)
+{
+	if (!disk || (!disk->ops && disk->fd < 0))
+		return -LKL_EINVAL;
+
+	unsigned int flags = 0;
+	long long size = disk::capacity(*disk, flags);
+	if (size < 0)
+		return static_cast<int>(size);
+
+	auto backend = host::try_make<disk::PoolDisk>(*disk);
+	if (!backend)
+		return -LKL_ENOMEM;
+	long id = lkl_sys_lkl_disk_add_dev(backend.get(),
+					   static_cast<__lkl__u64>(size), flags);
+	if (id < 0)
+		return static_cast<int>(id);
+	backend->id = id;
+	disk->dev = backend.release();
+	return static_cast<int>(id);
+}
+
+[[gnu::visibility("default")]] int lkl_disk_remove(struct lkl_disk disk)
+{
+	auto *backend = static_cast<disk::PoolDisk *>(disk.dev);
+	if (!backend)
+		return -LKL_EINVAL;
+	long err = lkl_sys_lkl_disk_del(static_cast<unsigned int>(backend->id));
+	if (err < 0)
+		return static_cast<int>(err);
+	// The kernel has finished every request of the disk.
+	std::unique_ptr<disk::PoolDisk> owned(backend);
+	return 0;
+}
+
+} // extern "C"

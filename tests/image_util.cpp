@@ -1,0 +1,110 @@
+#include "image_util.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace lkl_test {
+
+int run(const std::string &cmd, std::string *out)
+{
+	FILE *p = popen((cmd + " 2>&1").c_str(), "r");
+	if (!p)
+		return -1;
+	char buf[4096];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+		if (out)
+			out->append(buf, n);
+	int status = pclose(p);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool have(const char *tool)
+{
+	return run(std::string("command -v ") + tool + " >/dev/null") == 0;
+}
+
+Image::Image(unsigned long long size, const char *name)
+{
+	char tmpl[] = "/tmp/lkl-test-XXXXXX";
+	if (!mkdtemp(tmpl))
+		throw std::runtime_error("mkdtemp failed");
+	dir_ = tmpl;
+	path_ = dir_ + "/" + name;
+	int fd = open(path_.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)size))
+		throw std::runtime_error("cannot create " + path_);
+	close(fd);
+}
+
+Image::~Image()
+{
+	run("rm -rf '" + dir_ + "'");
+}
+
+std::string Image::sha256() const
+{
+	std::string out;
+	run("sha256sum '" + path_ + "'", &out);
+	return out.substr(0, 64);
+}
+
+Mounted::Mounted(const std::string &image, const char *fstype, bool read_only,
+		 unsigned part, int flags, const char *opts)
+	: part_(part)
+{
+	disk_.fd = open(image.c_str(), read_only ? O_RDONLY : O_RDWR);
+	if (disk_.fd < 0) {
+		err_ = -LKL_ENOENT;
+		return;
+	}
+	id_ = lkl_disk_add(&disk_);
+	if (id_ < 0) {
+		err_ = id_;
+		return;
+	}
+	char mnt[64];
+	err_ = lkl_mount_dev(id_, part, fstype,
+			     flags | (read_only ? LKL_MS_RDONLY : 0), opts, mnt,
+			     sizeof(mnt));
+	if (err_ == 0) {
+		mounted_ = true;
+		mnt_ = mnt;
+	}
+}
+
+long Mounted::release()
+{
+	long first = 0;
+	if (mounted_) {
+		first = lkl_umount_dev(id_, part_, 0, 5000);
+		mounted_ = false;
+	}
+	if (id_ >= 0) {
+		long err = lkl_disk_remove(disk_);
+		if (!first)
+			first = err;
+		id_ = -1;
+	}
+	if (disk_.fd >= 0) {
+		close(disk_.fd);
+		disk_.fd = -1;
+	}
+	return first;
+}
+
+Mounted::~Mounted()
+{
+	release();
+}
+
+std::string Mounted::path(const std::string &rel) const
+{
+	return rel.empty() ? mnt_ : mnt_ + "/" + rel;
+}
+
+} // namespace lkl_test

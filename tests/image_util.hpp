@@ -1,0 +1,60 @@
+// Disk images for the tests: made with the real mkfs tools, checked with the
+// real checkers, attached to the running kernel.
+#pragma once
+
+#include <lkl.h>
+
+#include <string>
+
+namespace lkl_test {
+
+// Runs a shell command; returns its exit status and, in @out, its output.
+int run(const std::string &cmd, std::string *out = nullptr);
+
+// Is @tool on PATH?
+bool have(const char *tool);
+
+// A sparse image file of @size bytes in a fresh temporary directory,
+// deleted with the object.
+class Image {
+public:
+	explicit Image(unsigned long long size, const char *name = "disk.img");
+	~Image();
+	Image(const Image &) = delete;
+	Image &operator=(const Image &) = delete;
+
+	const std::string &path() const { return path_; }
+	std::string sha256() const;
+
+private:
+	std::string dir_, path_;
+};
+
+// An image attached to the kernel and mounted (lkl_disk_add +
+// lkl_mount_dev); unmounted and removed with the object.
+class Mounted {
+public:
+	Mounted(const std::string &image, const char *fstype,
+		bool read_only = false, unsigned part = 0, int flags = 0,
+		const char *opts = nullptr);
+	~Mounted();
+	Mounted(const Mounted &) = delete;
+	Mounted &operator=(const Mounted &) = delete;
+
+	// 0 once mounted, else the first error.
+	long error() const { return err_; }
+	// The mount point inside the kernel, and a path below it.
+	std::string path(const std::string &rel = "") const;
+	// Unmounts and removes the disk now; returns the first error.
+	long release();
+
+private:
+	struct lkl_disk disk_ = {};
+	int id_ = -1;
+	unsigned part_;
+	bool mounted_ = false;
+	long err_ = 0;
+	std::string mnt_;
+};
+
+} // namespace lkl_test

@@ -2,7 +2,7 @@
 # The libraries export the public API and nothing else:
 #   check-symbols.sh liblkl.a liblkl.so
 # Every global symbol they define must be lkl_-prefixed; weak C++ runtime
-# symbols (template instances, personality references) are tolerated in the
+# symbols (template instances, exception-handling references) are tolerated in the
 # static archive, never kernel names.
 set -u
 status=0
@@ -14,7 +14,7 @@ check() {
 		NF >= 3 && $2 ~ /^[A-Z]$/ && $2 != "U" && $2 != "w" && $2 != "v" {
 			name = $3
 			if (name ~ /^lkl_/) next
-			if ($2 ~ /^[WVu]$/ && name ~ /^(_Z|DW\.ref\.__gxx_personality)/) next
+			if ($2 ~ /^[WVu]$/ && name ~ /^(_Z|DW\.ref\.)/) next
 			print $2, name
 		}')
 	if [ -n "$bad" ]; then

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <cstring>
 #include <string>
@@ -210,13 +211,13 @@ void verify_tree(const Mounted &m, const TreeSpec &spec)
 // Write, unmount, mount again (nothing cached), verify, unmount, check.
 void round_trip(const char *fstype, const std::string &mkfs,
 		const std::string &fsck, unsigned long long size,
-		const TreeSpec &spec)
+		const TreeSpec &spec, bool direct = false)
 {
 	Image img(size);
 	std::string out;
 	ASSERT_EQ(run(mkfs + " '" + img.path() + "'", &out), 0) << out;
 	{
-		Mounted m(img.path(), fstype);
+		Mounted m(img.path(), fstype, false, direct);
 		ASSERT_EQ(m.error(), 0) << lkl_strerror(m.error());
 		write_tree(m, spec);
 		if (::testing::Test::HasFatalFailure())
@@ -224,7 +225,7 @@ void round_trip(const char *fstype, const std::string &mkfs,
 		ASSERT_EQ(m.release(), 0);
 	}
 	{
-		Mounted m(img.path(), fstype);
+		Mounted m(img.path(), fstype, false, direct);
 		ASSERT_EQ(m.error(), 0) << lkl_strerror(m.error());
 		verify_tree(m, spec);
 		ASSERT_EQ(m.release(), 0);
@@ -254,6 +255,19 @@ TEST_F(Xfs, SixtyFourKiBDirectoryBlocks)
 {
 	round_trip("xfs", "mkfs.xfs -q -f -n size=65536", "xfs_repair -n",
 		   512 * MiB, { .entries = 20000, .big = 8 * MiB });
+}
+
+// The same through the O_DIRECT/libaio backend (cache=none).
+TEST_F(Xfs, SixtyFourKiBDirectoryBlocksDirectIo)
+{
+	Image probe(1 << 20);
+	int fd = open(probe.path().c_str(), O_RDWR | O_DIRECT);
+	if (fd < 0)
+		GTEST_SKIP() << "O_DIRECT refused on " << probe.path() << ": "
+			     << strerror(errno);
+	close(fd);
+	round_trip("xfs", "mkfs.xfs -q -f -n size=65536", "xfs_repair -n",
+		   512 * MiB, { .entries = 20000, .big = 64 * MiB }, true);
 }
 
 TEST_F(Xfs, OneKiBBlocks)

@@ -1,5 +1,6 @@
 #include "image_util.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -54,12 +55,12 @@ std::string Image::sha256() const
 }
 
 Mounted::Mounted(const std::string &image, const char *fstype, bool read_only,
-		 unsigned part, int flags, const char *opts)
-	: part_(part)
+		 bool direct)
 {
-	disk_.fd = open(image.c_str(), read_only ? O_RDONLY : O_RDWR);
+	disk_.fd = open(image.c_str(), (read_only ? O_RDONLY : O_RDWR) |
+					       (direct ? O_DIRECT : 0));
 	if (disk_.fd < 0) {
-		err_ = -LKL_ENOENT;
+		err_ = -errno;
 		return;
 	}
 	id_ = lkl_disk_add(&disk_);
@@ -68,9 +69,8 @@ Mounted::Mounted(const std::string &image, const char *fstype, bool read_only,
 		return;
 	}
 	char mnt[64];
-	err_ = lkl_mount_dev(id_, part, fstype,
-			     flags | (read_only ? LKL_MS_RDONLY : 0), opts, mnt,
-			     sizeof(mnt));
+	err_ = lkl_mount_dev(id_, 0, fstype, read_only ? LKL_MS_RDONLY : 0,
+			     nullptr, mnt, sizeof(mnt));
 	if (err_ == 0) {
 		mounted_ = true;
 		mnt_ = mnt;
@@ -81,7 +81,7 @@ long Mounted::release()
 {
 	long first = 0;
 	if (mounted_) {
-		first = lkl_umount_dev(id_, part_, 0, 5000);
+		first = lkl_umount_dev(id_, 0, 0, 5000);
 		mounted_ = false;
 	}
 	if (id_ >= 0) {

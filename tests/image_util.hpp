@@ -34,9 +34,9 @@ private:
 // lkl_mount_dev); unmounted and removed with the object.
 class Mounted {
 public:
+	// direct: open the image O_DIRECT, which selects the AIO backend.
 	Mounted(const std::string &image, const char *fstype,
-		bool read_only = false, unsigned part = 0, int flags = 0,
-		const char *opts = nullptr);
+		bool read_only = false, bool direct = false);
 	~Mounted();
 	Mounted(const Mounted &) = delete;
 	Mounted &operator=(const Mounted &) = delete;
@@ -51,7 +51,6 @@ public:
 private:
 	struct lkl_disk disk_ = {};
 	int id_ = -1;
-	unsigned part_;
 	bool mounted_ = false;
 	long err_ = 0;
 	std::string mnt_;

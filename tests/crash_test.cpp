@@ -16,6 +16,7 @@
 #include <thread>
 
 #include <csignal>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +27,41 @@ namespace {
 
 std::string writer_path;
 
+// Starts crash_writer on @image and kills it @ms milliseconds after it
+// started writing; returns the file numbers it recorded as fsynced.
+std::vector<unsigned> write_and_kill(const std::string &image, int ms)
+{
+	std::string record = image + ".record";
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl(writer_path.c_str(), "crash_writer", image.c_str(),
+		      record.c_str(), nullptr);
+		_exit(127);
+	}
+	auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+	std::string first;
+	while (first != "start" && std::chrono::steady_clock::now() < deadline) {
+		std::this_thread::sleep_for(std::chrono::milliseconds(2));
+		std::ifstream f(record);
+		std::getline(f, first);
+	}
+	if (first == "start")
+		std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+	kill(pid, SIGKILL);
+	int status;
+	waitpid(pid, &status, 0);
+	EXPECT_EQ(first, "start") << "the writer did not start";
+	EXPECT_TRUE(WIFSIGNALED(status)) << "the writer exited by itself";
+
+	std::vector<unsigned> synced;
+	std::ifstream f(record);
+	std::string line;
+	std::getline(f, line);
+	while (std::getline(f, line))
+		synced.push_back(std::stoul(line));
+	return synced;
+}
+
 TEST(CrashConsistency, FsyncedFilesSurviveSigkillTwentyRounds)
 {
 	if (!lkl_test::have("mkfs.xfs") || !lkl_test::have("xfs_repair"))
@@ -35,40 +71,14 @@ TEST(CrashConsistency, FsyncedFilesSurviveSigkillTwentyRounds)
 	for (int round = 0; round < 20; round++) {
 		SCOPED_TRACE("round " + std::to_string(round));
 		Image img(512ULL << 20);
-		std::string record = img.path() + ".record", out;
+		std::string out;
 		ASSERT_EQ(lkl_test::run("mkfs.xfs -q -f '" + img.path() + "'",
 					&out), 0) << out;
 
-		pid_t pid = fork();
-		if (pid == 0) {
-			execl(writer_path.c_str(), "crash_writer",
-			      img.path().c_str(), record.c_str(), nullptr);
-			_exit(127);
-		}
-		// Kill it some time after it started writing.
-		auto deadline = std::chrono::steady_clock::now() +
-				std::chrono::seconds(20);
-		std::string first;
-		while (first != "start" &&
-		       std::chrono::steady_clock::now() < deadline) {
-			std::this_thread::sleep_for(std::chrono::milliseconds(2));
-			std::ifstream f(record);
-			std::getline(f, first);
-		}
-		ASSERT_EQ(first, "start") << "the writer did not start";
-		std::this_thread::sleep_for(std::chrono::milliseconds(
-			std::uniform_int_distribution<int>(20, 400)(rng)));
-		kill(pid, SIGKILL);
-		int status;
-		waitpid(pid, &status, 0);
-		ASSERT_TRUE(WIFSIGNALED(status)) << "the writer exited by itself";
-
-		std::vector<unsigned> synced;
-		std::ifstream f(record);
-		std::string line;
-		std::getline(f, line);
-		while (std::getline(f, line))
-			synced.push_back(std::stoul(line));
+		std::vector<unsigned> synced = write_and_kill(
+			img.path(), std::uniform_int_distribution<int>(20, 400)(rng));
+		if (HasFailure())
+			return;
 
 		{
 			Mounted m(img.path(), "xfs");
@@ -95,6 +105,43 @@ TEST(CrashConsistency, FsyncedFilesSurviveSigkillTwentyRounds)
 	}
 	// Killed too early every time would prove nothing.
 	EXPECT_GT(total_synced, 100u);
+}
+
+// A read-only mount must not write the image, even when the log is dirty
+// and recovery would want to replay it.
+TEST(CrashConsistency, ReadOnlyMountOfDirtyLogLeavesImageIdentical)
+{
+	if (!lkl_test::have("mkfs.xfs"))
+		GTEST_SKIP() << "mkfs.xfs not installed";
+	Image img(512ULL << 20);
+	ASSERT_EQ(lkl_test::run("mkfs.xfs -q -f '" + img.path() + "'"), 0);
+	std::vector<unsigned> synced = write_and_kill(img.path(), 200);
+	ASSERT_FALSE(synced.empty());
+	std::string before = img.sha256();
+
+	struct lkl_disk disk = {};
+	disk.fd = open(img.path().c_str(), O_RDONLY);
+	ASSERT_GE(disk.fd, 0);
+	int id = lkl_disk_add(&disk);
+	ASSERT_GE(id, 0);
+	char mnt[64];
+	// Plain: XFS refuses to replay the log on a read-only device.
+	long err = lkl_mount_dev(id, 0, "xfs", LKL_MS_RDONLY, nullptr, mnt,
+				 sizeof(mnt));
+	if (err == 0)
+		EXPECT_EQ(lkl_umount_dev(id, 0, 0, 5000), 0);
+	else
+		EXPECT_TRUE(err == -LKL_EROFS || err == -LKL_EINVAL)
+			<< lkl_strerror(err);
+	// norecovery: mounts the last checkpoint as it is.
+	ASSERT_EQ(lkl_mount_dev(id, 0, "xfs", LKL_MS_RDONLY, "norecovery", mnt,
+				sizeof(mnt)), 0);
+	struct lkl_stat st;
+	EXPECT_EQ(lkl_sys_stat(mnt, &st), 0);
+	EXPECT_EQ(lkl_umount_dev(id, 0, 0, 5000), 0);
+	EXPECT_EQ(lkl_disk_remove(disk), 0);
+	close(disk.fd);
+	EXPECT_EQ(img.sha256(), before);
 }
 
 } // namespace

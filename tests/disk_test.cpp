@@ -321,6 +321,77 @@ TEST_F(Xfs, CorruptSuperblockIsAnErrorNotACrash)
 		<< lkl_strerror(m.error());
 }
 
+// Errors that corruption may legitimately give; anything is better than a
+// crash, but silence is not acceptable either.
+bool corruption_error(long err)
+{
+	return err == -LKL_EUCLEAN || err == -LKL_EIO || err == -LKL_EINVAL ||
+	       err == -LKL_ENOSPC || err == -LKL_EBADMSG;
+}
+
+TEST_F(Xfs, CorruptAgHeaderGivesErrorsNotACrash)
+{
+	Image img(512 * MiB);
+	ASSERT_EQ(run("mkfs.xfs -q -f '" + img.path() + "'"), 0);
+	// AG 0's free-space header (AGF) and inode header (AGI): sectors 1, 2.
+	ASSERT_EQ(run("head -c 1024 /dev/urandom | dd of='" + img.path() +
+		      "' bs=512 seek=1 conv=notrunc status=none"), 0);
+	Mounted m(img.path(), "xfs");
+	long first_error = m.error();
+	if (!first_error) {
+		for (int i = 0; i < 50 && !first_error; i++) {
+			long err = write_file(m.path("f" + std::to_string(i)),
+					      100000, i);
+			if (err == 0)
+				err = lkl_sys_sync();
+			first_error = err;
+		}
+	}
+	EXPECT_TRUE(corruption_error(first_error)) << lkl_strerror(first_error);
+}
+
+TEST_F(Xfs, CorruptDirectoryBlockGivesErrorsNotACrash)
+{
+	Image img(512 * MiB);
+	ASSERT_EQ(run("mkfs.xfs -q -f '" + img.path() + "'"), 0);
+	{
+		Mounted m(img.path(), "xfs");
+		ASSERT_EQ(m.error(), 0);
+		ASSERT_EQ(lkl_sys_mkdir(m.path("d").c_str(), 0755), 0);
+		for (int i = 0; i < 100; i++) {
+			int fd = lkl_sys_open(m.path("d/zzmarker" + std::to_string(i)).c_str(),
+					      LKL_O_CREAT | LKL_O_WRONLY, 0644);
+			ASSERT_GE(fd, 0);
+			lkl_sys_close(fd);
+		}
+	}
+	// Find the directory block by its names and break its header.
+	std::string out;
+	ASSERT_EQ(run("grep -obUa zzmarker50 '" + img.path() + "' | head -1 | cut -d: -f1",
+		      &out), 0);
+	ASSERT_FALSE(out.empty());
+	long long block = std::stoll(out) / 4096 * 4096;
+	ASSERT_EQ(run("printf 'BADMAGIC' | dd of='" + img.path() + "' bs=1 seek=" +
+		      std::to_string(block) + " conv=notrunc status=none"), 0);
+
+	Mounted m(img.path(), "xfs");
+	ASSERT_EQ(m.error(), 0) << lkl_strerror(m.error());
+	int err = 0;
+	struct lkl_dir *dir = lkl_opendir(m.path("d").c_str(), &err);
+	long result = err;
+	if (dir) {
+		while (lkl_readdir(dir))
+			;
+		result = lkl_errdir(dir);
+		lkl_closedir(dir);
+	}
+	if (result == 0) {
+		struct lkl_stat st;
+		result = lkl_sys_stat(m.path("d/zzmarker50").c_str(), &st);
+	}
+	EXPECT_TRUE(corruption_error(result)) << lkl_strerror(result);
+}
+
 TEST_F(Xfs, EightThreadsInOneMount)
 {
 	Image img(512 * MiB);

@@ -49,6 +49,9 @@ extern "C" {
 	.mem_free = memory::release,
 	.pool_reserve = memory::pool_reserve,
 	.pool_release = memory::pool_release,
+	.memcpy = memory::copy,
+	.memset = memory::fill,
+	.memmove = memory::move,
 
 	.time_ns = clocks::monotonic_ns,
 	.realtime_ns = clocks::realtime_ns,

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include <cstdlib>
+#include <cstring>
 
 #include "internal.hpp"
 
@@ -36,6 +37,21 @@ void pool_release(void *mem, unsigned long size) noexcept
 {
 	if (mem)
 		::munmap(mem, size);
+}
+
+void *copy(void *dest, const void *src, unsigned long count) noexcept
+{
+	return std::memcpy(dest, src, count);
+}
+
+void *fill(void *s, int c, unsigned long count) noexcept
+{
+	return std::memset(s, c, count);
+}
+
+void *move(void *dest, const void *src, unsigned long count) noexcept
+{
+	return std::memmove(dest, src, count);
 }
 
 } // namespace memory

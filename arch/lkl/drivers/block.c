@@ -216,7 +216,12 @@ SYSCALL_DEFINE3(lkl_disk_add_dev, void __user *, host, u64, size,
 	blk_queue_logical_block_size(dev->disk->queue, SECTOR_SIZE);
 	blk_queue_physical_block_size(dev->disk->queue, PAGE_SIZE);
 	blk_queue_max_segments(dev->disk->queue, MAX_SEGS);
-	blk_queue_max_hw_sectors(dev->disk->queue, 2048);
+	/*
+	 * Big requests and a deep readahead (twice io_opt): each request is
+	 * a host system call and a trip through the host thread pool.
+	 */
+	blk_queue_max_hw_sectors(dev->disk->queue, 8192);
+	blk_queue_io_opt(dev->disk->queue, 4 << 20);
 	blk_queue_write_cache(dev->disk->queue, true, true);
 	lim = &dev->disk->queue->limits;
 	if (flags & LKL_DISK_DISCARD) {

@@ -131,6 +131,14 @@ struct lkl_host_operations {
 	void *(*pool_reserve)(unsigned long size);
 	void (*pool_release)(void *mem, unsigned long size);
 
+	/*
+	 * The kernel's memcpy, memset and memmove: the host C library's are
+	 * tuned for the processor, lib/string.c's are byte loops.
+	 */
+	void *(*memcpy)(void *dest, const void *src, unsigned long count);
+	void *(*memset)(void *s, int c, unsigned long count);
+	void *(*memmove)(void *dest, const void *src, unsigned long count);
+
 	/* Clocks, in nanoseconds. */
 	unsigned long long (*time_ns)(void);     /* monotonic */
 	unsigned long long (*realtime_ns)(void); /* since the Unix epoch */

@@ -421,6 +421,38 @@ TEST_F(Xfs, EightThreadsInOneMount)
 	EXPECT_EQ(run("xfs_repair -n '" + img.path() + "'", &out), 0) << out;
 }
 
+// The kernel's periodic writeback (delayed work on the timer wheel) must
+// reach the image without any sync from the program: this needs the tick
+// to run the timer wheel long after boot.
+TEST(Writeback, DirtyDataReachesTheImageByItself)
+{
+	if (!have("mkfs.ext4"))
+		GTEST_SKIP() << "mkfs.ext4 not installed";
+	Image img(256 * MiB);
+	ASSERT_EQ(run("mkfs.ext4 -q -F '" + img.path() + "'"), 0);
+	ASSERT_GE(lkl_mount_fs(const_cast<char *>("proc")), 0);
+	for (const char *knob : { "/proc/sys/vm/dirty_expire_centisecs",
+				  "/proc/sys/vm/dirty_writeback_centisecs" }) {
+		int fd = lkl_sys_open(knob, LKL_O_WRONLY, 0);
+		ASSERT_GE(fd, 0) << knob;
+		ASSERT_EQ(lkl_sys_write(fd, "5\n", 2), 2);
+		lkl_sys_close(fd);
+	}
+	Mounted m(img.path(), "ext4");
+	ASSERT_EQ(m.error(), 0);
+	const std::string marker = "lkl-writeback-marker-1f3a9c";
+	int fd = lkl_sys_open(m.path("f").c_str(), LKL_O_CREAT | LKL_O_WRONLY, 0644);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(lkl_sys_write(fd, marker.data(), marker.size()), (long)marker.size());
+	ASSERT_EQ(lkl_sys_close(fd), 0);
+	bool found = false;
+	for (int i = 0; i < 100 && !found; i++) {
+		usleep(50000);
+		found = run("grep -q " + marker + " '" + img.path() + "'") == 0;
+	}
+	EXPECT_TRUE(found) << "periodic writeback never wrote the file";
+}
+
 TEST(Ext4, RoundTripAndE2fsckClean)
 {
 	if (!have("mkfs.ext4") || !have("e2fsck"))

@@ -10,12 +10,18 @@
 #include <linux/irq.h>
 #include <linux/hardirq.h>
 #include <linux/init.h>
+#include <asm/irq_regs.h>
 #include <linux/sched/task.h>
 #include "lkl.h"
 
 unsigned long lkl_irqs_enabled;
 unsigned long lkl_irq_pending;
 static bool irqs_running;
+/*
+ * There are no interrupted registers, but the tick only runs the timer
+ * wheel (update_process_times) when get_irq_regs() is set.
+ */
+static struct pt_regs irq_regs;
 
 int lkl_trigger_irq(int irq)
 {
@@ -38,6 +44,7 @@ int lkl_trigger_irq(int irq)
 /* Called, with the CPU held, when interrupts have just been enabled. */
 void lkl_run_pending_irqs(void)
 {
+	struct pt_regs *old_regs;
 	unsigned long pending;
 
 	/* Softirqs enable interrupts inside irq_exit(): don't nest. */
@@ -45,6 +52,7 @@ void lkl_run_pending_irqs(void)
 		return;
 	irqs_running = true;
 	lkl_irqs_enabled = 0;
+	old_regs = set_irq_regs(&irq_regs);
 	while ((pending = __atomic_exchange_n(&lkl_irq_pending, 0,
 					      __ATOMIC_SEQ_CST))) {
 		irq_enter();
@@ -56,6 +64,7 @@ void lkl_run_pending_irqs(void)
 		}
 		irq_exit();
 	}
+	set_irq_regs(old_regs);
 	lkl_irqs_enabled = 1;
 	irqs_running = false;
 }

@@ -234,6 +234,10 @@ void round_trip(const char *fstype, const std::string &mkfs,
 	EXPECT_EQ(run(fsck + " '" + img.path() + "'", &out), 0) << out;
 }
 
+// Every XFS geometry gets the whole tree: a 20,000-entry directory and
+// files from 0 bytes to 256 MiB.
+const TreeSpec xfs_tree = { .entries = 20000, .big = 256 * MiB };
+
 class Xfs : public ::testing::Test {
 protected:
 	void SetUp() override
@@ -246,7 +250,7 @@ protected:
 TEST_F(Xfs, DefaultGeometry)
 {
 	round_trip("xfs", "mkfs.xfs -q -f", "xfs_repair -n", 1024 * MiB,
-		   { .entries = 2000, .big = 256 * MiB });
+		   xfs_tree);
 }
 
 // 64 KiB directory blocks: every directory buffer spans 16 pages, which
@@ -254,7 +258,7 @@ TEST_F(Xfs, DefaultGeometry)
 TEST_F(Xfs, SixtyFourKiBDirectoryBlocks)
 {
 	round_trip("xfs", "mkfs.xfs -q -f -n size=65536", "xfs_repair -n",
-		   512 * MiB, { .entries = 20000, .big = 8 * MiB });
+		   512 * MiB, xfs_tree);
 }
 
 // The same through the O_DIRECT/libaio backend (cache=none).
@@ -267,27 +271,27 @@ TEST_F(Xfs, SixtyFourKiBDirectoryBlocksDirectIo)
 			     << strerror(errno);
 	close(fd);
 	round_trip("xfs", "mkfs.xfs -q -f -n size=65536", "xfs_repair -n",
-		   512 * MiB, { .entries = 20000, .big = 64 * MiB }, true);
+		   512 * MiB, xfs_tree, true);
 }
 
 TEST_F(Xfs, OneKiBBlocks)
 {
 	round_trip("xfs", "mkfs.xfs -q -f -b size=1024", "xfs_repair -n",
-		   512 * MiB, { .entries = 3000, .big = 8 * MiB });
+		   512 * MiB, xfs_tree);
 }
 
 // 2 KiB inodes: inode cluster buffers span several pages.
 TEST_F(Xfs, TwoKiBInodes)
 {
 	round_trip("xfs", "mkfs.xfs -q -f -i size=2048", "xfs_repair -n",
-		   512 * MiB, { .entries = 3000, .big = 8 * MiB });
+		   512 * MiB, xfs_tree);
 }
 
 TEST_F(Xfs, ReflinkAndRmapbt)
 {
 	round_trip("xfs", "mkfs.xfs -q -f -m reflink=1,rmapbt=1",
 		   "xfs_repair -n", 512 * MiB,
-		   { .entries = 3000, .big = 8 * MiB });
+		   xfs_tree);
 }
 
 TEST_F(Xfs, ReadOnlyMountLeavesImageBitIdentical)

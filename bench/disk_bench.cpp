@@ -183,14 +183,20 @@ bool read_file(Fs &fs, const std::string &path)
 	return fs.close(fd) == 0;
 }
 
+// Skips the benchmark when the image could not be mounted.
+bool mounted(benchmark::State &state, const Target &t)
+{
+	if (!t.ok())
+		state.SkipWithError("cannot mount (host side needs root and loop devices)");
+	return t.ok();
+}
+
 void BM_seq_write_1g_fsync(benchmark::State &state)
 {
 	for (auto _ : state) {
 		Target t(state.range(0));
-		if (!t.ok()) {
-			state.SkipWithError("cannot mount (host side needs root and loop devices)");
+		if (!mounted(state, t))
 			return;
-		}
 		Fs fs = t.fs();
 		bool ok = true;
 		state.SetIterationTime(seconds([&] {
@@ -206,10 +212,8 @@ void seq_read(benchmark::State &state, bool cold)
 {
 	for (auto _ : state) {
 		Target t(state.range(0));
-		if (!t.ok()) {
-			state.SkipWithError("cannot mount (host side needs root and loop devices)");
+		if (!mounted(state, t))
 			return;
-		}
 		Fs fs = t.fs();
 		if (!write_file(fs, fs.root + "/big", file_size)) {
 			state.SkipWithError("write failed");
@@ -239,10 +243,8 @@ void BM_metadata_20k(benchmark::State &state)
 {
 	for (auto _ : state) {
 		Target t(state.range(0));
-		if (!t.ok()) {
-			state.SkipWithError("cannot mount (host side needs root and loop devices)");
+		if (!mounted(state, t))
 			return;
-		}
 		Fs fs = t.fs();
 		std::vector<std::string> names;
 		for (int i = 0; i < meta_files; i++)

@@ -435,8 +435,12 @@ extern "C" {
 	auto backend = disk::make_backend(*disk, err);
 	if (!backend)
 		return err;
-	long id = lkl_sys_lkl_disk_add_dev(backend.get(),
-					   static_cast<__lkl__u64>(size), flags);
+	// Before boot the kernel keeps the disk and adds it while booting.
+	long id = lkl_is_running()
+			  ? lkl_sys_lkl_disk_add_dev(backend.get(),
+						     static_cast<__lkl__u64>(size), flags)
+			  : lkl_blk_preboot_add(backend.get(),
+						static_cast<unsigned long long>(size), flags);
 	if (id < 0)
 		return static_cast<int>(id);
 	backend->id = id;

@@ -156,8 +156,32 @@ static void free_dev(struct lkl_blk_dev *dev)
 	kfree(dev);
 }
 
-SYSCALL_DEFINE3(lkl_disk_add_dev, void __user *, host, u64, size,
-		unsigned int, flags)
+/* Disks handed over before boot, added in order by lkl_blk_init(). */
+#define MAX_PREBOOT_DISKS 16
+static struct {
+	void *host;
+	u64 size;
+	unsigned int flags;
+} preboot[MAX_PREBOOT_DISKS];
+static int nr_preboot;
+
+int lkl_blk_preboot_add(void *host, unsigned long long size,
+			unsigned int flags)
+{
+	if (lkl_running || lkl_halting)
+		return -EBUSY;
+	if (!host || size < SECTOR_SIZE)
+		return -EINVAL;
+	if (nr_preboot == MAX_PREBOOT_DISKS)
+		return -ENOSPC;
+	preboot[nr_preboot].host = host;
+	preboot[nr_preboot].size = size;
+	preboot[nr_preboot].flags = flags;
+	/* Added first and in order at boot, so the ids match. */
+	return nr_preboot++;
+}
+
+static long blk_add(void *host, u64 size, unsigned int flags)
 {
 	struct lkl_blk_dev *dev;
 	struct queue_limits *lim;
@@ -168,7 +192,7 @@ SYSCALL_DEFINE3(lkl_disk_add_dev, void __user *, host, u64, size,
 	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
 	if (!dev)
 		return -ENOMEM;
-	dev->host = (void __force *)host;
+	dev->host = host;
 
 	dev->tag_set.ops = &lkl_mq_ops;
 	dev->tag_set.nr_hw_queues = 1;
@@ -242,6 +266,12 @@ SYSCALL_DEFINE3(lkl_disk_add_dev, void __user *, host, u64, size,
 	return dev->id;
 }
 
+SYSCALL_DEFINE3(lkl_disk_add_dev, void __user *, host, u64, size,
+		unsigned int, flags)
+{
+	return blk_add((void __force *)host, size, flags);
+}
+
 SYSCALL_DEFINE1(lkl_disk_del, unsigned int, id)
 {
 	struct lkl_blk_dev *dev;
@@ -258,14 +288,24 @@ SYSCALL_DEFINE1(lkl_disk_del, unsigned int, id)
 
 static int __init lkl_blk_init(void)
 {
-	int err;
+	int err, i;
 
 	major = register_blkdev(0, "lkl");
 	if (major < 0)
 		return major;
 	err = request_irq(LKL_BLK_IRQ, blk_irq, 0, "lkl-blk", NULL);
-	if (err)
+	if (err) {
 		unregister_blkdev(major, "lkl");
-	return err;
+		return err;
+	}
+	for (i = 0; i < nr_preboot; i++) {
+		long id = blk_add(preboot[i].host, preboot[i].size,
+				  preboot[i].flags);
+
+		if (id != i)
+			pr_err("lkl: disk %d handed over before boot: %ld\n",
+			       i, id);
+	}
+	return 0;
 }
 device_initcall(lkl_blk_init);

@@ -182,5 +182,11 @@ int lkl_is_running(void);
 void lkl_cleanup(void);
 /* Completes a block request; any host thread, any time after blk_submit. */
 void lkl_blk_complete(struct lkl_blk_io *io);
+/*
+ * Before boot: hands the kernel a host disk (as the lkl_disk_add_dev system
+ * call does after boot); it is added at boot. Returns its id or -errno.
+ */
+int lkl_blk_preboot_add(void *disk, unsigned long long size,
+			unsigned int flags);
 
 #endif /* _ASM_UAPI_LKL_HOST_OPS_H */

@@ -41,6 +41,33 @@ static void host_thread_free(struct lkl_host_thread *ht)
 	lkl_ops->mem_free(ht);
 }
 
+/*
+ * With the CPU held and @ht's request filled in: hand it to @ht's task (the
+ * current one, a sleeping one, or a new one made by init) and run the kernel
+ * until it is done. Gives the CPU up.
+ */
+static long run_request(struct lkl_host_thread *ht)
+{
+	ht->pending = true;
+	if (ht->task) {
+		if (current != ht->task)
+			wake_up_process(ht->task);
+	} else {
+		struct task_request *req = kmalloc(sizeof(*req), GFP_ATOMIC);
+
+		if (!req) {
+			ht->pending = false;
+			lkl_cpu_put(ht);
+			return -ENOMEM;
+		}
+		req->ht = ht;
+		list_add_tail(&req->list, &task_requests);
+		wake_up_process(task_server);
+	}
+	lkl_cpu_run(ht);
+	return ht->ret;
+}
+
 static void host_thread_exit(void *arg)
 {
 	struct lkl_host_thread *ht = arg;
@@ -49,10 +76,7 @@ static void host_thread_exit(void *arg)
 		lkl_cpu_get(ht);
 		if (lkl_running) {
 			ht->exiting = true;
-			ht->pending = true;
-			if (current != ht->task)
-				wake_up_process(ht->task);
-			lkl_cpu_run(ht);
+			run_request(ht);
 		} else {
 			lkl_cpu_put(ht);
 		}
@@ -188,27 +212,7 @@ long lkl_syscall(long no, long *params)
 	}
 	ht->nr = no;
 	ht->params = params;
-	ht->pending = true;
-	if (likely(current == ht->task)) {
-		lkl_cpu_run(ht);
-		return ht->ret;
-	}
-	if (ht->task) {
-		wake_up_process(ht->task);
-	} else {
-		struct task_request *req = kmalloc(sizeof(*req), GFP_ATOMIC);
-
-		if (!req) {
-			ht->pending = false;
-			lkl_cpu_put(ht);
-			return -ENOMEM;
-		}
-		req->ht = ht;
-		list_add_tail(&req->list, &task_requests);
-		wake_up_process(task_server);
-	}
-	lkl_cpu_run(ht);
-	return ht->ret;
+	return run_request(ht);
 }
 
 int lkl_host_tasks_init(void)

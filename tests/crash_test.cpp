@@ -72,8 +72,7 @@ TEST(CrashConsistency, FsyncedFilesSurviveSigkillTwentyRounds)
 		SCOPED_TRACE("round " + std::to_string(round));
 		Image img(512ULL << 20);
 		std::string out;
-		ASSERT_EQ(lkl_test::run("mkfs.xfs -q -f '" + img.path() + "'",
-					&out), 0) << out;
+		ASSERT_EQ(img.format("mkfs.xfs -q -f"), "");
 
 		std::vector<unsigned> synced = write_and_kill(
 			img.path(), std::uniform_int_distribution<int>(20, 400)(rng));
@@ -114,7 +113,7 @@ TEST(CrashConsistency, ReadOnlyMountOfDirtyLogLeavesImageIdentical)
 	if (!lkl_test::have("mkfs.xfs"))
 		GTEST_SKIP() << "mkfs.xfs not installed";
 	Image img(512ULL << 20);
-	ASSERT_EQ(lkl_test::run("mkfs.xfs -q -f '" + img.path() + "'"), 0);
+	ASSERT_EQ(img.format("mkfs.xfs -q -f"), "");
 	std::vector<unsigned> synced = write_and_kill(img.path(), 200);
 	ASSERT_FALSE(synced.empty());
 	std::string before = img.sha256();

@@ -215,7 +215,7 @@ void round_trip(const char *fstype, const std::string &mkfs,
 {
 	Image img(size);
 	std::string out;
-	ASSERT_EQ(run(mkfs + " '" + img.path() + "'", &out), 0) << out;
+	ASSERT_EQ(img.format(mkfs), "");
 	{
 		Mounted m(img.path(), fstype, false, direct);
 		ASSERT_EQ(m.error(), 0) << lkl_strerror(m.error());
@@ -297,7 +297,7 @@ TEST_F(Xfs, ReflinkAndRmapbt)
 TEST_F(Xfs, ReadOnlyMountLeavesImageBitIdentical)
 {
 	Image img(512 * MiB);
-	ASSERT_EQ(run("mkfs.xfs -q -f '" + img.path() + "'"), 0);
+	ASSERT_EQ(img.format("mkfs.xfs -q -f"), "");
 	{
 		Mounted m(img.path(), "xfs");
 		ASSERT_EQ(m.error(), 0);
@@ -316,7 +316,7 @@ TEST_F(Xfs, ReadOnlyMountLeavesImageBitIdentical)
 TEST_F(Xfs, CorruptSuperblockIsAnErrorNotACrash)
 {
 	Image img(512 * MiB);
-	ASSERT_EQ(run("mkfs.xfs -q -f '" + img.path() + "'"), 0);
+	ASSERT_EQ(img.format("mkfs.xfs -q -f"), "");
 	ASSERT_EQ(run("printf 'garbage!garbage!' | dd of='" + img.path() +
 		      "' bs=1 seek=32 conv=notrunc status=none"), 0);
 	Mounted m(img.path(), "xfs");
@@ -336,7 +336,7 @@ bool corruption_error(long err)
 TEST_F(Xfs, CorruptAgHeaderGivesErrorsNotACrash)
 {
 	Image img(512 * MiB);
-	ASSERT_EQ(run("mkfs.xfs -q -f '" + img.path() + "'"), 0);
+	ASSERT_EQ(img.format("mkfs.xfs -q -f"), "");
 	// AG 0's free-space header (AGF) and inode header (AGI): sectors 1, 2.
 	ASSERT_EQ(run("head -c 1024 /dev/urandom | dd of='" + img.path() +
 		      "' bs=512 seek=1 conv=notrunc status=none"), 0);
@@ -357,7 +357,7 @@ TEST_F(Xfs, CorruptAgHeaderGivesErrorsNotACrash)
 TEST_F(Xfs, CorruptDirectoryBlockGivesErrorsNotACrash)
 {
 	Image img(512 * MiB);
-	ASSERT_EQ(run("mkfs.xfs -q -f '" + img.path() + "'"), 0);
+	ASSERT_EQ(img.format("mkfs.xfs -q -f"), "");
 	{
 		Mounted m(img.path(), "xfs");
 		ASSERT_EQ(m.error(), 0);
@@ -399,7 +399,7 @@ TEST_F(Xfs, CorruptDirectoryBlockGivesErrorsNotACrash)
 TEST_F(Xfs, EightThreadsInOneMount)
 {
 	Image img(512 * MiB);
-	ASSERT_EQ(run("mkfs.xfs -q -f '" + img.path() + "'"), 0);
+	ASSERT_EQ(img.format("mkfs.xfs -q -f"), "");
 	Mounted m(img.path(), "xfs");
 	ASSERT_EQ(m.error(), 0);
 	std::atomic<int> failures{0};
@@ -433,7 +433,7 @@ TEST(Writeback, DirtyDataReachesTheImageByItself)
 	if (!have("mkfs.ext4"))
 		GTEST_SKIP() << "mkfs.ext4 not installed";
 	Image img(256 * MiB);
-	ASSERT_EQ(run("mkfs.ext4 -q -F '" + img.path() + "'"), 0);
+	ASSERT_EQ(img.format("mkfs.ext4 -q -F"), "");
 	ASSERT_GE(lkl_mount_fs(const_cast<char *>("proc")), 0);
 	for (const char *knob : { "/proc/sys/vm/dirty_expire_centisecs",
 				  "/proc/sys/vm/dirty_writeback_centisecs" }) {
@@ -494,8 +494,8 @@ TEST(Partitions, GptWithExt4AndVfat)
 	ASSERT_EQ(run("printf 'label: gpt\\nstart=2048, size=196608\\n"
 		      "start=198656, size=131072\\n' | sfdisk -q '" +
 		      disk.path() + "'", &out), 0) << out;
-	ASSERT_EQ(run("mkfs.ext4 -q -F '" + p1.path() + "'", &out), 0) << out;
-	ASSERT_EQ(run("mkfs.vfat '" + p2.path() + "'", &out), 0) << out;
+	ASSERT_EQ(p1.format("mkfs.ext4 -q -F"), "");
+	ASSERT_EQ(p2.format("mkfs.vfat"), "");
 	ASSERT_EQ(run("dd if='" + p1.path() + "' of='" + disk.path() +
 		      "' bs=512 seek=2048 conv=notrunc,sparse status=none"), 0);
 	ASSERT_EQ(run("dd if='" + p2.path() + "' of='" + disk.path() +

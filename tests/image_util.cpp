@@ -47,6 +47,14 @@ Image::~Image()
 	run("rm -rf '" + dir_ + "'");
 }
 
+std::string Image::format(const std::string &mkfs) const
+{
+	std::string out;
+	if (run(mkfs + " '" + path_ + "'", &out) == 0)
+		return "";
+	return out.empty() ? mkfs + " failed" : out;
+}
+
 std::string Image::sha256() const
 {
 	std::string out;

@@ -24,6 +24,8 @@ public:
 	Image &operator=(const Image &) = delete;
 
 	const std::string &path() const { return path_; }
+	// Runs "@mkfs PATH": "" on success, else what the tool printed.
+	std::string format(const std::string &mkfs) const;
 	std::string sha256() const;
 
 private:

@@ -217,7 +217,7 @@ protected:
 TEST_F(Oracle, HostReadsWhatLklWrote)
 {
 	Image img(512ULL << 20);
-	ASSERT_EQ(run("mkfs.xfs -q -f '" + img.path() + "'"), 0);
+	ASSERT_EQ(img.format("mkfs.xfs -q -f"), "");
 	{
 		Mounted m(img.path(), "xfs");
 		ASSERT_EQ(m.error(), 0) << lkl_strerror(m.error());
@@ -234,7 +234,7 @@ TEST_F(Oracle, HostReadsWhatLklWrote)
 TEST_F(Oracle, LklReadsWhatHostWrote)
 {
 	Image img(512ULL << 20);
-	ASSERT_EQ(run("mkfs.xfs -q -f '" + img.path() + "'"), 0);
+	ASSERT_EQ(img.format("mkfs.xfs -q -f"), "");
 	{
 		HostMount h(img.path());
 		if (!h.ok())

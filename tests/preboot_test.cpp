@@ -13,8 +13,8 @@ TEST(Disks, AddedBeforeBootAreThereAfterBoot)
 	if (!lkl_test::have("mkfs.ext4"))
 		GTEST_SKIP() << "mkfs.ext4 not installed";
 	lkl_test::Image a(64 << 20, "a.img"), b(64 << 20, "b.img");
-	ASSERT_EQ(lkl_test::run("mkfs.ext4 -q -F '" + a.path() + "'"), 0);
-	ASSERT_EQ(lkl_test::run("mkfs.ext4 -q -F -L second '" + b.path() + "'"), 0);
+	ASSERT_EQ(a.format("mkfs.ext4 -q -F"), "");
+	ASSERT_EQ(b.format("mkfs.ext4 -q -F -L second"), "");
 
 	ASSERT_FALSE(lkl_is_running());
 	struct lkl_disk da = {}, db = {};

@@ -3,6 +3,8 @@
 #include "image_util.hpp"
 #include "test_util.hpp"
 
+#include <lkl/kernel.hpp>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -520,6 +522,55 @@ TEST(Partitions, GptWithExt4AndVfat)
 	EXPECT_EQ(lkl_umount_dev(id, 2, 0, 5000), 0);
 	EXPECT_EQ(lkl_disk_remove(d), 0);
 	close(d.fd);
+}
+
+// The C++ layer: Disk and Mount own the image and the mount, in both cache
+// modes; Cache::none falls back to buffered on a host fs without O_DIRECT.
+TEST(Cxx, DiskAndMountRaii)
+{
+	if (!have("mkfs.ext4"))
+		GTEST_SKIP() << "mkfs.ext4 not installed";
+	Image img(64 * MiB);
+	ASSERT_EQ(img.format("mkfs.ext4 -q -F"), "");
+	int round = 0;
+	for (auto cache : {lkl::Disk::Cache::writeback, lkl::Disk::Cache::none}) {
+		std::error_code ec;
+		std::string dir = "/d" + std::to_string(round++);
+		auto disk = lkl::Disk::open(img.path().c_str(), false, ec, cache);
+		ASSERT_FALSE(ec) << ec.message();
+		auto mnt = lkl::Mount::mount(disk, 0, nullptr, 0, nullptr, ec);
+		ASSERT_FALSE(ec) << ec.message();
+		ASSERT_EQ(mnt.path().rfind("/mnt/", 0), 0u) << mnt.path();
+		EXPECT_FALSE(lkl::mkdir((mnt.path() + dir).c_str(), 0755));
+		auto st = lkl::stat((mnt.path() + dir).c_str(), ec);
+		EXPECT_FALSE(ec);
+		EXPECT_TRUE(LKL_S_ISDIR(st.st_mode));
+		auto moved = std::move(mnt);
+		EXPECT_FALSE(mnt);
+		EXPECT_FALSE(moved.unmount());
+		EXPECT_FALSE(moved);
+		EXPECT_FALSE(disk.remove());
+	}
+	std::error_code ec;
+	auto none = lkl::Disk::open("/nonexistent/image", true, ec);
+	EXPECT_EQ(ec, std::errc::no_such_file_or_directory);
+	EXPECT_FALSE(none);
+	std::string out;
+	EXPECT_EQ(run("e2fsck -fn '" + img.path() + "'", &out), 0) << out;
+	int shm = open("/dev/shm", O_RDONLY | O_DIRECTORY);
+	if (shm < 0)
+		return;
+	close(shm);
+	std::string tmpfs_img = "/dev/shm/lkl-disk-test-" + std::to_string(getpid());
+	ASSERT_EQ(run("cp '" + img.path() + "' '" + tmpfs_img + "'"), 0);
+	auto disk = lkl::Disk::open(tmpfs_img.c_str(), true, ec,
+				    lkl::Disk::Cache::none);
+	EXPECT_FALSE(ec) << "tmpfs refuses O_DIRECT; open must fall back";
+	auto mnt = lkl::Mount::mount(disk, 0, "ext4", LKL_MS_RDONLY, nullptr, ec);
+	EXPECT_FALSE(ec) << ec.message();
+	mnt.unmount();
+	disk.remove();
+	unlink(tmpfs_img.c_str());
 }
 
 } // namespace

@@ -21,6 +21,7 @@
 #include <lkl.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -29,6 +30,9 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace lkl {
 
@@ -241,6 +245,154 @@ inline struct lkl_stat stat(const char *path, std::error_code &ec,
 						     : LKL_AT_SYMLINK_NOFOLLOW));
 	return st;
 }
+
+// A host disk image given to the kernel: opened, added with lkl_disk_add,
+// and removed and closed on destruction (after any Mount on it is gone).
+class Disk {
+public:
+	// How the host side caches the image: through the host page cache
+	// (a thread pool), or none (O_DIRECT with Linux AIO; where the host
+	// file system refuses O_DIRECT, e.g. tmpfs, the image is opened
+	// buffered instead).
+	enum class Cache { writeback, none };
+
+	Disk() noexcept = default;
+	Disk(Disk &&other) noexcept
+		: disk_(other.disk_), id_(std::exchange(other.id_, -1))
+	{
+		other.disk_.fd = -1;
+	}
+	Disk &operator=(Disk &&other) noexcept
+	{
+		if (this != &other) {
+			remove();
+			disk_ = other.disk_;
+			id_ = std::exchange(other.id_, -1);
+			other.disk_.fd = -1;
+		}
+		return *this;
+	}
+	Disk(const Disk &) = delete;
+	Disk &operator=(const Disk &) = delete;
+	~Disk() { remove(); }
+
+	// Opens path (read-only: the kernel sees a read-only disk and the
+	// file is never written) and adds it. ec set and no disk on failure.
+	static Disk open(const char *path, bool read_only, std::error_code &ec,
+			 Cache cache = Cache::writeback) noexcept
+	{
+		int flags = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+		int fd = ::open(path, flags | (cache == Cache::none ? O_DIRECT : 0));
+		if (fd < 0 && cache == Cache::none && errno == EINVAL)
+			fd = ::open(path, flags);
+		if (fd < 0) {
+			ec = {errno, std::generic_category()};
+			return {};
+		}
+		Disk disk;
+		disk.disk_.fd = fd;
+		int id = lkl_disk_add(&disk.disk_);
+		ec = errc(id);
+		if (!ec)
+			disk.id_ = id;
+		return disk;
+	}
+
+	explicit operator bool() const noexcept { return id_ >= 0; }
+	// The kernel's disk id (for lkl_mount_dev), -1 when there is none.
+	int id() const noexcept { return id_; }
+	// The host file descriptor of the image.
+	int fd() const noexcept { return disk_.fd; }
+
+	// Removes the disk from the kernel and closes the image.
+	std::error_code remove() noexcept
+	{
+		std::error_code ec;
+		if (id_ >= 0)
+			ec = errc(lkl_disk_remove(disk_));
+		id_ = -1;
+		if (disk_.fd >= 0)
+			::close(std::exchange(disk_.fd, -1));
+		return ec;
+	}
+
+private:
+	struct lkl_disk disk_ = {nullptr, {-1}, nullptr};
+	int id_ = -1;
+};
+
+// A partition (0: the whole disk) of a Disk mounted in the kernel with
+// lkl_mount_dev; unmounted on destruction. Destroy it before its Disk.
+class Mount {
+public:
+	Mount() noexcept = default;
+	Mount(Mount &&other) noexcept
+		: disk_(std::exchange(other.disk_, -1)), part_(other.part_),
+		  path_(std::move(other.path_))
+	{
+	}
+	Mount &operator=(Mount &&other) noexcept
+	{
+		if (this != &other) {
+			unmount();
+			disk_ = std::exchange(other.disk_, -1);
+			part_ = other.part_;
+			path_ = std::move(other.path_);
+		}
+		return *this;
+	}
+	Mount(const Mount &) = delete;
+	Mount &operator=(const Mount &) = delete;
+	~Mount() { unmount(); }
+
+	// fs_type nullptr: detected from the superblock. flags are LKL_MS_*,
+	// opts the file system's mount options (may be nullptr).
+	static Mount mount(const Disk &disk, unsigned int part,
+			   const char *fs_type, int flags, const char *opts,
+			   std::error_code &ec) noexcept
+	{
+		char where[64];
+		ec = errc(lkl_mount_dev(static_cast<unsigned int>(disk.id()),
+					part, fs_type, flags, opts, where,
+					sizeof(where)));
+		Mount m;
+		if (ec)
+			return m;
+		try {
+			m.path_ = where;
+		} catch (const std::bad_alloc &) {
+			lkl_umount_dev(static_cast<unsigned int>(disk.id()),
+				       part, 0, default_timeout_ms);
+			ec = std::make_error_code(std::errc::not_enough_memory);
+			return m;
+		}
+		m.disk_ = disk.id();
+		m.part_ = part;
+		return m;
+	}
+
+	explicit operator bool() const noexcept { return disk_ >= 0; }
+	// Where it is mounted inside the kernel, e.g. "/mnt/vda".
+	const std::string &path() const noexcept { return path_; }
+
+	// Unmounts, waiting up to timeout_ms while the file system is busy.
+	std::error_code unmount(long timeout_ms = default_timeout_ms) noexcept
+	{
+		if (disk_ < 0)
+			return {};
+		long ret = lkl_umount_dev(
+			static_cast<unsigned int>(std::exchange(disk_, -1)),
+			part_, 0, timeout_ms);
+		return errc(ret);
+	}
+
+	static constexpr long default_timeout_ms = 10000;
+
+private:
+	int disk_ = -1;
+	unsigned int part_ = 0;
+	std::string path_;
+};
 
 } // namespace lkl
 

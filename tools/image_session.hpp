@@ -1,0 +1,66 @@
+// What lklfuse, cptofs and cpfromfs share: take an image exclusively, boot
+// the kernel, attach the image and mount it, and undo all of it in order.
+#pragma once
+
+#include <lkl/kernel.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace lkl_tools {
+
+struct ImageOptions {
+	std::string image;	// host path of the image or block device
+	std::string type;	// file system type; empty: from the superblock
+	unsigned int part = 0;	// partition number; 0: the whole disk
+	bool read_only = false; // the image file is then never written
+	std::string opts;	// the file system's own mount options
+	unsigned int mb = 128;	// kernel memory in MiB
+	std::string log;	// append kernel messages to this file
+	std::string lock;	// also hold an exclusive lock on this file
+};
+
+// A booted kernel with the image mounted. One per process.
+class ImageSession {
+public:
+	// Locks the image (and options.lock) exclusively, boots, adds the
+	// disk and mounts it. On failure: nullptr, and error says what went
+	// wrong in words, followed by what the kernel logged about it.
+	static std::unique_ptr<ImageSession> open(const ImageOptions &options,
+						  std::string &error);
+	struct Key {
+	private:
+		friend class ImageSession;
+		Key() = default;
+	};
+	// Use open(); public only for std::make_unique.
+	explicit ImageSession(Key) {}
+	~ImageSession();
+	ImageSession(const ImageSession &) = delete;
+	ImageSession &operator=(const ImageSession &) = delete;
+
+	// The mount point inside the kernel, e.g. "/mnt/vda".
+	const std::string &root() const { return mount_.path(); }
+	// The mounted file system's type, as the kernel names it.
+	const std::string &type() const { return type_; }
+
+	// Unmounts (the file system writes everything back and, for XFS,
+	// leaves a clean log), removes the disk and halts the kernel. Safe
+	// to call twice. "" on success, else what failed.
+	std::string close();
+
+private:
+	int image_lock_fd_ = -1;
+	int extra_lock_fd_ = -1;
+	std::optional<lkl::Kernel> kernel_;
+	lkl::Disk disk_;
+	lkl::Mount mount_;
+	std::string type_;
+};
+
+// Kernel log lines kept since boot (or since the last call), for error
+// messages; when options.log names a file they are also written there.
+std::string recent_kernel_messages();
+
+} // namespace lkl_tools

@@ -1,0 +1,352 @@
+// lklfuse: a disk image as a FUSE mount, served by the Linux kernel's own
+// file system code running inside this process. No root and no kernel
+// mount of the image are needed (only /dev/fuse).
+//
+//   lklfuse IMAGE MOUNTPOINT [-o OPTIONS]
+//
+// Threads: libfuse's worker threads each make their kernel calls directly
+// (each becomes a kernel task on first use); the main thread owns startup
+// and teardown. Lifetimes: the kernel is up and the image mounted before
+// the FUSE mount appears, and the FUSE mount is gone before the image is
+// unmounted in the kernel and the kernel halted.
+#include "image_session.hpp"
+#include "lklfuse_ops.hpp"
+
+#include <fuse3/fuse_lowlevel.h>
+
+#include <csignal>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <fcntl.h>
+#include <syslog.h>
+#include <unistd.h>
+
+namespace {
+
+constexpr const char *version = "1.0";
+
+struct Config {
+	char *type = nullptr;
+	char *opts = nullptr;
+	char *log = nullptr;
+	char *lock = nullptr;
+	unsigned int mb = 128;
+	unsigned int part = 0;
+	int read_only = 0;
+	std::string image;
+	int nonopts = 0;
+};
+
+enum { KEY_RO, KEY_HELP, KEY_VERSION };
+
+#define LKLFUSE_OPT(t, member) {t, offsetof(Config, member), 1}
+
+const fuse_opt option_spec[] = {
+	LKLFUSE_OPT("type=%s", type),
+	LKLFUSE_OPT("opts=%s", opts),
+	LKLFUSE_OPT("log=%s", log),
+	LKLFUSE_OPT("lock=%s", lock),
+	LKLFUSE_OPT("mb=%u", mb),
+	LKLFUSE_OPT("part=%u", part),
+	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_END,
+};
+
+#undef LKLFUSE_OPT
+
+// Our options are taken out of the argument list; "ro" also stays in it
+// (the FUSE mount is then read-only too), and so do help and version,
+// which fuse_parse_cmdline() records.
+int take_option(void *data, const char *arg, int key, fuse_args *)
+{
+	auto *conf = static_cast<Config *>(data);
+	switch (key) {
+	case KEY_RO:
+		conf->read_only = 1;
+		return 1;
+	case KEY_HELP:
+	case KEY_VERSION:
+		return 1;
+	case FUSE_OPT_KEY_NONOPT:
+		// The first is the image, the second the mount point.
+		if (conf->nonopts++ == 0) {
+			conf->image = arg;
+			return 0;
+		}
+		return 1;
+	default:
+		return 1;
+	}
+}
+
+void usage(const char *prog)
+{
+	printf("usage: %s IMAGE MOUNTPOINT [options]\n\n"
+	       "Mounts the file system in IMAGE (a file or block device) at "
+	       "MOUNTPOINT through FUSE,\n"
+	       "served by the Linux kernel running inside this process: its "
+	       "own xfs, ext4, btrfs\n"
+	       "and vfat code. Unmount with fusermount3 -u MOUNTPOINT (or "
+	       "SIGTERM/SIGINT):\n"
+	       "the image is then unmounted cleanly inside the kernel.\n\n"
+	       "lklfuse options:\n"
+	       "    -o type=TYPE           file system type (default: detected "
+	       "from the superblock)\n"
+	       "    -o part=N              mount partition N (MBR or GPT; "
+	       "default: the whole image)\n"
+	       "    -o ro                  read-only: the image is never "
+	       "written\n"
+	       "    -o opts=OPTIONS        the file system's mount options; "
+	       "escape ',' and '=' in\n"
+	       "                           them with '\\' (e.g. "
+	       "opts=noatime\\,inode64)\n"
+	       "    -o mb=N                kernel memory in MiB (default: "
+	       "128)\n"
+	       "    -o log=FILE            append the kernel's messages to "
+	       "FILE\n"
+	       "    -o lock=FILE           also hold an exclusive lock on FILE "
+	       "while mounted\n"
+	       "The image itself is locked (flock) so that it cannot be "
+	       "mounted twice.\n"
+	       "Requests run with the caller's uid, gid and groups: the file "
+	       "system's own\n"
+	       "permission checks decide (with -o allow_other, for every "
+	       "user).\n\n",
+	       prog);
+}
+
+// Where messages go: stderr until the daemon detaches, then syslog.
+bool g_detached = false;
+
+void report(const std::string &msg)
+{
+	if (g_detached)
+		syslog(LOG_ERR, "%s", msg.c_str());
+	else
+		fprintf(stderr, "lklfuse: %s\n", msg.c_str());
+}
+
+// Startup status from the daemon to the parent waiting in the terminal:
+// a byte 0 for "mounted", or 1 followed by the error text.
+class StartupPipe {
+public:
+	bool open() { return pipe2(fds_, O_CLOEXEC) == 0; }
+
+	// In the parent: waits for the daemon; the exit status for the shell.
+	int wait_in_parent()
+	{
+		::close(fds_[1]);
+		std::string got;
+		char buf[4096];
+		ssize_t n;
+		while ((n = read(fds_[0], buf, sizeof(buf))) > 0)
+			got.append(buf, static_cast<std::size_t>(n));
+		if (got.empty()) {
+			fprintf(stderr, "lklfuse: the daemon exited before "
+					"mounting\n");
+			return 1;
+		}
+		if (got[0] == 0)
+			return 0;
+		fprintf(stderr, "lklfuse: %s\n", got.c_str() + 1);
+		return 1;
+	}
+
+	void child_side() { ::close(fds_[0]); }
+
+	void succeeded() { send(std::string(1, '\0')); }
+	void failed(const std::string &msg) { send("\1" + msg); }
+	bool active() const { return fds_[1] >= 0; }
+
+private:
+	void send(const std::string &what)
+	{
+		if (fds_[1] < 0)
+			return;
+		ssize_t ignored = write(fds_[1], what.data(), what.size());
+		(void)ignored;
+		::close(fds_[1]);
+		fds_[1] = -1;
+	}
+
+	int fds_[2] = {-1, -1};
+};
+
+// Escapes ',' and '\' for a -o option value.
+std::string escape_option(const std::string &s)
+{
+	std::string out;
+	for (char c : s) {
+		if (c == ',' || c == '\\')
+			out += '\\';
+		out += c;
+	}
+	return out;
+}
+
+// Detaches from the terminal: stdio to /dev/null, working directory "/".
+void detach()
+{
+	int null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	if (chdir("/") < 0)
+		syslog(LOG_WARNING, "chdir /: %m");
+	openlog("lklfuse", LOG_PID, LOG_DAEMON);
+	g_detached = true;
+}
+
+// Serves the mount until it goes away; then the orderly teardown. The
+// exit status of the process.
+int serve(lkl_tools::ImageSession &session, fuse_args *args,
+	  const fuse_cmdline_opts &cmd, StartupPipe *startup)
+{
+	auto fail = [&](const std::string &msg) {
+		if (startup)
+			startup->failed(msg);
+		else
+			report(msg);
+		return 1;
+	};
+
+	fuse_operations ops = lklfuse::operations(session.root());
+	fuse *fs = fuse_new(args, &ops, sizeof(ops), nullptr);
+	if (!fs)
+		return fail("bad FUSE options (see --help)");
+	if (fuse_mount(fs, cmd.mountpoint) != 0) {
+		fuse_destroy(fs);
+		return fail(std::string("cannot mount on ") + cmd.mountpoint);
+	}
+	fuse_session *se = fuse_get_session(fs);
+	fuse_set_signal_handlers(se);
+	if (startup) {
+		startup->succeeded();
+		detach();
+	}
+
+	int ret;
+	if (cmd.singlethread) {
+		ret = fuse_loop(fs);
+	} else {
+		fuse_loop_config *loop = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(loop, static_cast<unsigned int>(cmd.clone_fd));
+		fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
+		fuse_loop_cfg_set_max_threads(loop, cmd.max_threads);
+		ret = fuse_loop_mt(fs, loop);
+		fuse_loop_cfg_destroy(loop);
+	}
+
+	// A second signal must not cut the unmount short.
+	fuse_remove_signal_handlers(se);
+	for (int sig : {SIGINT, SIGTERM, SIGHUP})
+		signal(sig, SIG_IGN);
+	fuse_unmount(fs);
+	fuse_destroy(fs);
+	lklfuse::close_open_handles();
+	std::string err = session.close();
+	if (!err.empty()) {
+		report("closing " + std::string(cmd.mountpoint) + ": " + err);
+		return 1;
+	}
+	return ret == 0 ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	Config conf;
+	if (fuse_opt_parse(&args, &conf, option_spec, take_option) != 0)
+		return 2;
+	fuse_cmdline_opts cmd = {};
+	if (fuse_parse_cmdline(&args, &cmd) != 0)
+		return 2;
+	if (cmd.show_help) {
+		usage(argv[0]);
+		printf("FUSE options:\n");
+		fuse_cmdline_help();
+		fuse_lib_help(&args);
+		return 0;
+	}
+	if (cmd.show_version) {
+		printf("lklfuse %s (Linux 6.1 in-process, libfuse %s)\n",
+		       version, fuse_pkgversion());
+		return 0;
+	}
+	if (conf.image.empty() || !cmd.mountpoint) {
+		fprintf(stderr, "usage: %s IMAGE MOUNTPOINT [options]  "
+				"(--help for more)\n", argv[0]);
+		return 2;
+	}
+
+	lkl_tools::ImageOptions options;
+	options.image = conf.image;
+	options.type = conf.type ? conf.type : "";
+	options.opts = conf.opts ? conf.opts : "";
+	options.log = conf.log ? conf.log : "";
+	options.lock = conf.lock ? conf.lock : "";
+	options.mb = conf.mb;
+	options.part = conf.part;
+	options.read_only = conf.read_only;
+	if (options.mb < 16) {
+		fprintf(stderr, "lklfuse: mb=%u is too little memory for the "
+				"kernel (at least 16)\n", options.mb);
+		return 2;
+	}
+	std::string fsname = "-ofsname=" + escape_option(conf.image);
+	fuse_opt_add_arg(&args, fsname.c_str());
+
+	// The daemon forks before anything starts threads (the kernel does),
+	// and tells the waiting parent whether the mount worked.
+	StartupPipe startup;
+	if (!cmd.foreground) {
+		if (!startup.open()) {
+			perror("lklfuse: pipe");
+			return 1;
+		}
+		pid_t pid = fork();
+		if (pid < 0) {
+			perror("lklfuse: fork");
+			return 1;
+		}
+		if (pid > 0)
+			return startup.wait_in_parent();
+		startup.child_side();
+		setsid();
+	}
+
+	std::string error;
+	auto session = lkl_tools::ImageSession::open(options, error);
+	int status;
+	if (!session) {
+		if (startup.active())
+			startup.failed(error);
+		else
+			report(error);
+		status = 1;
+	} else {
+		status = serve(*session, &args, cmd,
+			       startup.active() ? &startup : nullptr);
+	}
+	free(cmd.mountpoint);
+	fuse_opt_free_args(&args);
+	free(conf.type);
+	free(conf.opts);
+	free(conf.log);
+	free(conf.lock);
+	return status;
+}

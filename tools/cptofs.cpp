@@ -847,6 +847,8 @@ private:
 		std::vector<char> value;
 		for (const char *name = names.data(); name < names.data() + len;
 		     name += strlen(name) + 1) {
+			if (acl_storage(name))
+				continue;
 			long size = get_xattr(from, name, value);
 			if (size == -ENODATA)
 				continue; // removed meanwhile
@@ -861,6 +863,15 @@ private:
 			if (err < 0 && err != -EOPNOTSUPP && err != -EPERM)
 				error(to, err, std::string("setting ") + name);
 		}
+	}
+
+	// XFS shows root its ACLs a second time, as the trusted.* attributes
+	// it keeps them in; they travel as system.posix_acl_* (and cp skips
+	// them too, see /etc/xattr.conf).
+	static bool acl_storage(const char *name)
+	{
+		return !strcmp(name, "trusted.SGI_ACL_FILE") ||
+		       !strcmp(name, "trusted.SGI_ACL_DEFAULT");
 	}
 
 	// The list of names; its length, or a negative errno.

@@ -545,6 +545,15 @@ public:
 		drawn_ = {};
 	}
 
+	// Shows text in place of the bar, until finish().
+	void say(const char *text)
+	{
+		if (!enabled_)
+			return;
+		fprintf(stderr, "\r%s\033[K", text);
+		drawn_ = std::chrono::steady_clock::now();
+	}
+
 	void finish()
 	{
 		clear();
@@ -1135,24 +1144,10 @@ std::optional<int> parse(int argc, char **argv, bool from_image, Args &args)
 	return std::nullopt;
 }
 
-} // namespace
-
-int main(int argc, char **argv)
+// Opens the image, copies, and unmounts; the exit status.
+int copy_all(Args &args, bool from_image)
 {
-	const char *base = strrchr(argv[0], '/');
-	base = base ? base + 1 : argv[0];
-	bool from_image = CPTOFS_DEFAULT_FROM_IMAGE;
-	if (!strcmp(base, "cpfromfs"))
-		from_image = true;
-	else if (!strcmp(base, "cptofs"))
-		from_image = false;
-	prog = from_image ? "cpfromfs" : "cptofs";
-
-	Args args;
-	if (auto status = parse(argc, argv, from_image, args))
-		return *status;
 	args.image.read_only = from_image;
-
 	SignalWatcher signals;
 	std::string error;
 	auto session = lkl_tools::ImageSession::open(args.image, error);
@@ -1202,9 +1197,12 @@ int main(int argc, char **argv)
 			copier.copy(s, into_dir ? target_in(dest, s) : dest, st);
 		}
 	}
+	// Unmounting writes back what the kernel still caches: on a large
+	// copy that takes a moment, so say what is happening.
+	progress.say("unmounting the image...");
+	std::string failed = session->close();
 	progress.finish();
-
-	if (std::string failed = session->close(); !failed.empty()) {
+	if (!failed.empty()) {
 		fprintf(stderr, "%s: %s: %s\n", prog, args.image.image.c_str(),
 			failed.c_str());
 		return 1;
@@ -1216,4 +1214,29 @@ int main(int argc, char **argv)
 		return 128 + sig;
 	}
 	return copier.failed() ? 1 : 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	const char *base = strrchr(argv[0], '/');
+	base = base ? base + 1 : argv[0];
+	bool from_image = CPTOFS_DEFAULT_FROM_IMAGE;
+	if (!strcmp(base, "cpfromfs"))
+		from_image = true;
+	else if (!strcmp(base, "cptofs"))
+		from_image = false;
+	prog = from_image ? "cpfromfs" : "cptofs";
+
+	try {
+		Args args;
+		if (auto status = parse(argc, argv, from_image, args))
+			return *status;
+		return copy_all(args, from_image);
+	} catch (const std::exception &e) {
+		// Unwinding has unmounted the image and halted the kernel.
+		fprintf(stderr, "%s: %s\n", prog, e.what());
+		return 1;
+	}
 }

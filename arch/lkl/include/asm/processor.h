@@ -22,9 +22,16 @@ struct thread_struct {
 
 #define INIT_THREAD { }
 
+/* A spin-wait hint to the host CPU (and a compiler barrier). */
 static inline void cpu_relax(void)
 {
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ __volatile__("pause" : : : "memory");
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" : : : "memory");
+#else
 	__asm__ __volatile__("" : : : "memory");
+#endif
 }
 
 #define TASK_SIZE		(~0UL)

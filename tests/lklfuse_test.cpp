@@ -685,6 +685,38 @@ TEST_P(Fuse, RefusesBadOrBusyImages)
 	EXPECT_EQ(good.unmount(), 0) << good.errors();
 }
 
+// SIGTERM (and SIGINT) unmount inside the kernel before lklfuse exits:
+// TearDown then finds the image clean, log included.
+TEST_P(Fuse, SigtermUnmountsCleanly)
+{
+	Lklfuse m(*img_);
+	ASSERT_TRUE(m.mounted()) << m.errors();
+	ASSERT_TRUE(write_file(m.path("kept"), std::string(100000, 'k')));
+	ASSERT_EQ(kill(m.pid(), SIGTERM), 0);
+	for (int i = 0; i < 500 && is_fuse_mount(m.path()); i++)
+		usleep(10000);
+	EXPECT_FALSE(is_fuse_mount(m.path()));
+	EXPECT_EQ(m.unmount(), 0) << m.errors();
+	Lklfuse again(*img_, "ro");
+	ASSERT_TRUE(again.mounted()) << again.errors();
+	EXPECT_EQ(read_file(again.path("kept")), std::string(100000, 'k'));
+}
+
+TEST(LklfuseCommandLine, HelpVersionAndUsage)
+{
+	std::string out;
+	EXPECT_EQ(run(std::string(LKLFUSE_PATH) + " --help", &out), 0);
+	for (const char *opt : {"type=", "part=", "ro", "opts=", "mb=", "log=",
+				"lock=", "allow_other"})
+		EXPECT_NE(out.find(opt), std::string::npos) << opt;
+	EXPECT_EQ(run(std::string(LKLFUSE_PATH) + " --version", &out), 0);
+	EXPECT_NE(run(std::string(LKLFUSE_PATH), &out), 0);
+	EXPECT_NE(out.find("usage"), std::string::npos) << out;
+	EXPECT_EQ(run(std::string(LKLFUSE_PATH) + " /nonexistent.img /tmp", &out), 1);
+	EXPECT_NE(out.find("/nonexistent.img: No such file or directory"),
+		  std::string::npos) << out;
+}
+
 INSTANTIATE_TEST_SUITE_P(Images, Fuse, ::testing::Values("xfs", "ext4"),
 			 [](const auto &info) { return info.param; });
 

@@ -4,12 +4,13 @@
 //
 //   lklfuse IMAGE MOUNTPOINT [-o OPTIONS]
 //
-// Threads: libfuse's worker threads each make their kernel calls directly
-// (each becomes a kernel task on first use); the main thread owns startup
-// and teardown. Lifetimes: the kernel is up and the image mounted before
+// Threads: worker threads (lklfuse_loop.cpp) read /dev/fuse and make their
+// kernel calls directly (each becomes a kernel task on first use); the
+// main thread owns startup, the stop signals and teardown. Lifetimes: the kernel is up and the image mounted before
 // the FUSE mount appears, and the FUSE mount is gone before the image is
 // unmounted in the kernel and the kernel halted.
 #include "image_session.hpp"
+#include "lklfuse_loop.hpp"
 #include "lklfuse_ops.hpp"
 
 #include <fuse3/fuse_lowlevel.h>
@@ -230,29 +231,15 @@ int serve(lkl_tools::ImageSession &session, fuse_args *args,
 		fuse_destroy(fs);
 		return fail(std::string("cannot mount on ") + cmd.mountpoint);
 	}
-	fuse_session *se = fuse_get_session(fs);
-	fuse_set_signal_handlers(se);
 	if (startup) {
 		startup->succeeded();
 		detach();
 	}
 
-	int ret;
-	if (cmd.singlethread) {
-		ret = fuse_loop(fs);
-	} else {
-		fuse_loop_config *loop = fuse_loop_cfg_create();
-		fuse_loop_cfg_set_clone_fd(loop, static_cast<unsigned int>(cmd.clone_fd));
-		fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
-		fuse_loop_cfg_set_max_threads(loop, cmd.max_threads);
-		ret = fuse_loop_mt(fs, loop);
-		fuse_loop_cfg_destroy(loop);
-	}
+	int ret = lklfuse::serve_requests(
+		fuse_get_session(fs), cmd.singlethread ? 1 : cmd.max_threads,
+		[](void *f) { fuse_unmount(static_cast<fuse *>(f)); }, fs);
 
-	// A second signal must not cut the unmount short.
-	fuse_remove_signal_handlers(se);
-	for (int sig : {SIGINT, SIGTERM, SIGHUP})
-		signal(sig, SIG_IGN);
 	fuse_unmount(fs);
 	fuse_destroy(fs);
 	lklfuse::close_open_handles();
@@ -261,7 +248,11 @@ int serve(lkl_tools::ImageSession &session, fuse_args *args,
 		report("closing " + std::string(cmd.mountpoint) + ": " + err);
 		return 1;
 	}
-	return ret == 0 ? 0 : 1;
+	if (ret != 0) {
+		report(std::string("reading /dev/fuse: ") + strerror(-ret));
+		return 1;
+	}
+	return 0;
 }
 
 } // namespace
@@ -309,6 +300,14 @@ int main(int argc, char **argv)
 	}
 	std::string fsname = "-ofsname=" + escape_option(conf.image);
 	fuse_opt_add_arg(&args, fsname.c_str());
+	// Names (and their absence) may be cached for long: every change to
+	// the image comes through this mount, which keeps the host's cache
+	// of them up to date. Given first, so the user's options win.
+	fuse_opt_insert_arg(&args, 1, "-oentry_timeout=3600,negative_timeout=3600");
+
+	// From here on a stop signal means an orderly unmount, never death
+	// with the image half written.
+	lklfuse::block_stop_signals();
 
 	// The daemon forks before anything starts threads (the kernel does),
 	// and tells the waiting parent whether the mount worked.

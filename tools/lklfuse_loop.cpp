@@ -1,0 +1,192 @@
+#include "lklfuse_loop.hpp"
+
+#include <linux/fuse.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <pthread.h>
+
+namespace lklfuse {
+
+namespace {
+
+// Requests that may wait for the disk (file data, syncs, big truncates,
+// directory blocks): the next request is read by another thread while one
+// of these is served. The rest are served by the reading thread itself.
+bool may_wait_for_disk(const fuse_buf &buf)
+{
+	if ((buf.flags & FUSE_BUF_IS_FD) || buf.size < sizeof(fuse_in_header))
+		return true;
+	switch (static_cast<const fuse_in_header *>(buf.mem)->opcode) {
+	case FUSE_READ:
+	case FUSE_WRITE:
+	case FUSE_FSYNC:
+	case FUSE_FSYNCDIR:
+	case FUSE_SETATTR:
+	case FUSE_FALLOCATE:
+	case FUSE_COPY_FILE_RANGE:
+	case FUSE_READDIR:
+	case FUSE_READDIRPLUS:
+	case FUSE_SYNCFS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+class RequestLoop {
+public:
+	RequestLoop(fuse_session *se, unsigned int max_threads, pthread_t main)
+		: se_(se), max_threads_(max_threads ? max_threads : 1), main_(main)
+	{
+	}
+
+	// Runs until the session ends; joins every worker.
+	int run()
+	{
+		{
+			std::lock_guard guard(lock_);
+			start_worker();
+		}
+		wait_for_end();
+		std::vector<std::thread> workers;
+		{
+			std::lock_guard guard(lock_);
+			workers.swap(workers_);
+		}
+		for (auto &t : workers)
+			t.join();
+		return error_;
+	}
+
+	void request_stop(void (*unmount)(void *), void *arg)
+	{
+		unmount_ = unmount;
+		unmount_arg_ = arg;
+	}
+
+private:
+	// Called with lock_ held.
+	void start_worker()
+	{
+		workers_.emplace_back([this] { work(); });
+	}
+
+	void work()
+	{
+		fuse_buf buf = {};
+		std::unique_lock l(lock_);
+		while (!ended_) {
+			if (reading_) {
+				idle_++;
+				turn_.wait(l);
+				idle_--;
+				continue;
+			}
+			reading_ = true;
+			l.unlock();
+			int res = fuse_session_receive_buf(se_, &buf);
+			if (res == -EINTR || res == -EAGAIN) {
+				l.lock();
+				reading_ = false;
+				continue;
+			}
+			if (res <= 0 || fuse_session_exited(se_)) {
+				l.lock();
+				end(res < 0 && res != -ENODEV ? res : 0);
+				break;
+			}
+			bool hand_over = may_wait_for_disk(buf);
+			if (hand_over) {
+				l.lock();
+				reading_ = false;
+				if (idle_)
+					turn_.notify_one();
+				else if (workers_.size() < max_threads_)
+					start_worker();
+				l.unlock();
+			}
+			fuse_session_process_buf(se_, &buf);
+			l.lock();
+			if (!hand_over)
+				reading_ = false;
+		}
+		free(buf.mem);
+	}
+
+	// Called with lock_ held: the session is over for every thread.
+	void end(int error)
+	{
+		if (!ended_) {
+			ended_ = true;
+			error_ = error;
+			pthread_kill(main_, SIGUSR1);
+		}
+		reading_ = false;
+		turn_.notify_all();
+	}
+
+	// The main thread takes the signals; a worker's SIGUSR1 says the
+	// mount went away by itself.
+	void wait_for_end()
+	{
+		sigset_t set;
+		sigemptyset(&set);
+		for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1})
+			sigaddset(&set, sig);
+		bool stopping = false;
+		int sig = 0;
+		// end() sends SIGUSR1 exactly once, so it is always taken here.
+		while (sigwait(&set, &sig) == 0 && sig != SIGUSR1) {
+			if (stopping)
+				continue;
+			// Unmounting FUSE makes the reader return.
+			stopping = true;
+			fuse_session_exit(se_);
+			if (unmount_)
+				unmount_(unmount_arg_);
+		}
+	}
+
+	fuse_session *se_;
+	const std::size_t max_threads_;
+	const pthread_t main_;
+	void (*unmount_)(void *) = nullptr;
+	void *unmount_arg_ = nullptr;
+
+	std::mutex lock_;
+	std::condition_variable turn_;
+	std::vector<std::thread> workers_;
+	bool reading_ = false; // a thread reads /dev/fuse or serves inline
+	bool ended_ = false;
+	unsigned int idle_ = 0;
+	int error_ = 0;
+};
+
+} // namespace
+
+int serve_requests(fuse_session *se, unsigned int max_threads,
+		   void (*unmount)(void *), void *arg)
+{
+	RequestLoop loop(se, max_threads, pthread_self());
+	loop.request_stop(unmount, arg);
+	return loop.run();
+}
+
+void block_stop_signals()
+{
+	sigset_t set;
+	sigemptyset(&set);
+	for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1})
+		sigaddset(&set, sig);
+	pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+} // namespace lklfuse

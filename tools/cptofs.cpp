@@ -1001,6 +1001,14 @@ int usage(FILE *out, bool from_image, int status)
 	return status;
 }
 
+int bad_usage(const char *why)
+{
+	if (why)
+		fprintf(stderr, "%s: %s\n", prog, why);
+	fprintf(stderr, "Try '%s --help' for more information.\n", prog);
+	return 2;
+}
+
 // A user or group given by number or by name.
 template <typename Lookup>
 std::optional<unsigned> parse_id(const char *arg, Lookup lookup)
@@ -1127,19 +1135,13 @@ std::optional<int> parse(int argc, char **argv, bool from_image, Args &args)
 			printf("%s (lkl) %s\n", prog, LKL_VERSION);
 			return 0;
 		default:
-			fprintf(stderr, "Try '%s --help' for more information.\n",
-				prog);
-			return 2;
+			return bad_usage(nullptr);
 		}
 	}
-	if (args.image.image.empty()) {
-		fprintf(stderr, "%s: no image given (-i IMAGE)\n", prog);
-		return usage(stderr, from_image, 2);
-	}
-	if (argc - optind < 2) {
-		fprintf(stderr, "%s: need a source and a destination\n", prog);
-		return usage(stderr, from_image, 2);
-	}
+	if (args.image.image.empty())
+		return bad_usage("no image given (-i IMAGE)");
+	if (argc - optind < 2)
+		return bad_usage("need a source and a destination");
 	args.paths.assign(argv + optind, argv + argc);
 	return std::nullopt;
 }

@@ -928,6 +928,8 @@ class SignalWatcher {
 public:
 	SignalWatcher()
 	{
+		// A closed stderr must not kill us with the image mounted.
+		signal(SIGPIPE, SIG_IGN);
 		sigemptyset(&set_);
 		for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1})
 			sigaddset(&set_, sig);

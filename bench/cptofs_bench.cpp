@@ -1,8 +1,9 @@
 // cptofs and cpfromfs against the host, timed as whole processes:
 //
-//   tree: cptofs of a tree (default /usr/include) into a fresh XFS image,
-//         against mount -o loop + cp -a + sync + umount of the same kind of
-//         fresh image (needs root and loop devices; skipped otherwise).
+//   tree, file: cptofs of a tree (default /usr/include), and of one 1 GiB
+//         file, into a fresh XFS image, against mount -o loop + cp -a +
+//         sync + umount of the same kind of fresh image (needs root and
+//         loop devices; skipped otherwise).
 //   first byte: cpfromfs copying one small file out of a 2 GiB XFS image
 //         that also holds a 1 GiB file: the whole process, and process
 //         start to the first byte written (seen with inotify), with the
@@ -95,23 +96,24 @@ bool wait_ok(pid_t pid)
 	       WEXITSTATUS(status) == 0;
 }
 
-void bench_tree(const std::string &tree, int runs)
+// cptofs of path (a tree or a file) against the host's cp -a.
+void bench_copy(const std::string &path, int runs)
 {
-	// Both sides read the tree from the host's page cache.
-	sh("find " + tree + " -type f -exec cat {} + >/dev/null");
+	// Both sides read the source from the host's page cache.
+	sh("find " + path + " -type f -exec cat {} + >/dev/null");
 	std::vector<double> lkl, host;
 	bool host_ok = true;
 	// Interleaved, so that both see the same machine.
 	for (int i = 0; i < runs; i++) {
 		Scratch a("4G");
 		if (!a.ok) {
-			printf("tree: mkfs.xfs failed\n");
+			printf("%s: mkfs.xfs failed\n", path.c_str());
 			return;
 		}
 		sh("sync");
 		auto t0 = Clock::now();
-		if (!wait_ok(spawn({cptofs, "-i", a.image, tree, "/"}))) {
-			printf("tree: cptofs failed\n");
+		if (!wait_ok(spawn({cptofs, "-i", a.image, path, "/"}))) {
+			printf("%s: cptofs failed\n", path.c_str());
 			return;
 		}
 		lkl.push_back(ms(Clock::now() - t0));
@@ -126,11 +128,11 @@ void bench_tree(const std::string &tree, int runs)
 			host_ok = false;
 			continue;
 		}
-		sh("cp -a " + tree + " " + mnt + "/ && sync && umount " + mnt);
+		sh("cp -a " + path + " " + mnt + "/ && sync && umount " + mnt);
 		host.push_back(ms(Clock::now() - t0));
 	}
-	printf("tree %s into a fresh 4 GiB XFS image, median of %d:\n",
-	       tree.c_str(), runs);
+	printf("%s into a fresh 4 GiB XFS image, median of %d:\n",
+	       path.c_str(), runs);
 	printf("  cptofs (boot, mount, copy, unmount)      %8.0f ms\n",
 	       median(lkl));
 	if (host.empty())
@@ -163,17 +165,15 @@ bool first_byte(const std::string &image, const std::string &out,
 	return ok && first >= 0;
 }
 
-void bench_first_byte(int runs)
+// s: a fresh 2 GiB XFS image; big (1 GiB) and a small file go into it.
+void bench_first_byte(const Scratch &s, const std::string &big, int runs)
 {
-	Scratch s("2G");
-	std::string big = s.dir + "/big", small = s.dir + "/small";
-	if (!s.ok || sh("head -c 1G /dev/urandom > " + big) ||
-	    sh("echo 'a small file' > " + small) ||
+	std::string small = s.dir + "/small";
+	if (!s.ok || sh("echo 'a small file' > " + small) ||
 	    !wait_ok(spawn({cptofs, "-i", s.image, big, small, "/"}))) {
 		printf("first byte: setting up the image failed\n");
 		return;
 	}
-	sh("rm -f " + big);
 	bool root = geteuid() == 0;
 	for (bool cold : {false, true}) {
 		if (cold && !root) {
@@ -222,7 +222,14 @@ int main(int argc, char **argv)
 		printf("skipped: mkfs.xfs is missing\n");
 		return 0;
 	}
-	bench_tree(tree, runs);
-	bench_first_byte(std::max(runs, 11));
+	bench_copy(tree, runs);
+	Scratch s("2G");
+	std::string big = s.dir + "/big";
+	if (sh("head -c 1G /dev/urandom > " + big)) {
+		printf("cannot write %s\n", big.c_str());
+		return 1;
+	}
+	bench_copy(big, runs);
+	bench_first_byte(s, big, std::max(runs, 11));
 	return 0;
 }

@@ -146,7 +146,9 @@ long host(long ret)
 	return ret < 0 ? -errno : ret;
 }
 
-Stat from_host(const struct stat &s)
+// struct stat and struct lkl_stat share these fields' names.
+template <typename S>
+Stat without_times(const S &s)
 {
 	Stat st;
 	st.mode = s.st_mode;
@@ -158,28 +160,43 @@ Stat from_host(const struct stat &s)
 	st.rdev = s.st_rdev;
 	st.size = s.st_size;
 	st.blocks = s.st_blocks;
+	return st;
+}
+
+Stat from_host(const struct stat &s)
+{
+	Stat st = without_times(s);
 	st.atime = s.st_atim;
 	st.mtime = s.st_mtim;
 	return st;
+}
+
+// A link's target, from read(buf, len) with readlink's contract, growing
+// the buffer until the target fits.
+template <typename Read>
+long read_link(std::string &target, Read read)
+{
+	for (std::size_t len = 256;; len *= 2) {
+		target.resize(len);
+		long n = read(target.data(), len);
+		if (n < 0)
+			return n;
+		if (static_cast<std::size_t>(n) < len) {
+			target.resize(static_cast<std::size_t>(n));
+			return 0;
+		}
+	}
 }
 
 class HostFs final : public Fs {
 public:
 	long lstat(const std::string &path, Stat &st) override
 	{
-		struct stat s;
-		if (::lstat(path.c_str(), &s) < 0)
-			return -errno;
-		st = from_host(s);
-		return 0;
+		return stat_at(path, st, AT_SYMLINK_NOFOLLOW);
 	}
 	long stat(const std::string &path, Stat &st) override
 	{
-		struct stat s;
-		if (::stat(path.c_str(), &s) < 0)
-			return -errno;
-		st = from_host(s);
-		return 0;
+		return stat_at(path, st, 0);
 	}
 	long list(const std::string &dir, std::vector<std::string> &names) override
 	{
@@ -197,16 +214,9 @@ public:
 	}
 	long readlink(const std::string &path, std::string &target) override
 	{
-		for (std::size_t len = 256;; len *= 2) {
-			target.resize(len);
-			ssize_t n = ::readlink(path.c_str(), target.data(), len);
-			if (n < 0)
-				return -errno;
-			if (static_cast<std::size_t>(n) < len) {
-				target.resize(static_cast<std::size_t>(n));
-				return 0;
-			}
-		}
+		return read_link(target, [&](char *buf, std::size_t len) {
+			return host(::readlink(path.c_str(), buf, len));
+		});
 	}
 	long open_read(const std::string &path) override
 	{
@@ -296,20 +306,21 @@ public:
 	{
 		return host(::lsetxattr(path.c_str(), name, value, len, 0));
 	}
+
+private:
+	static long stat_at(const std::string &path, Stat &st, int flags)
+	{
+		struct stat s;
+		if (::fstatat(AT_FDCWD, path.c_str(), &s, flags) < 0)
+			return -errno;
+		st = from_host(s);
+		return 0;
+	}
 };
 
 Stat from_lkl(const struct lkl_stat &s)
 {
-	Stat st;
-	st.mode = s.st_mode;
-	st.uid = s.st_uid;
-	st.gid = s.st_gid;
-	st.nlink = s.st_nlink;
-	st.dev = s.st_dev;
-	st.ino = s.st_ino;
-	st.rdev = s.st_rdev;
-	st.size = s.st_size;
-	st.blocks = s.st_blocks;
+	Stat st = without_times(s);
 	st.atime = {static_cast<time_t>(s.lkl_st_atime),
 		    static_cast<long>(s.st_atime_nsec)};
 	st.mtime = {static_cast<time_t>(s.lkl_st_mtime),
@@ -357,18 +368,11 @@ public:
 	}
 	long readlink(const std::string &path, std::string &target) override
 	{
-		for (std::size_t len = 256;; len *= 2) {
-			target.resize(len);
-			long n = lkl_sys_readlinkat(LKL_AT_FDCWD, at(path).c_str(),
-						    target.data(),
-						    static_cast<int>(len));
-			if (n < 0)
-				return n;
-			if (static_cast<std::size_t>(n) < len) {
-				target.resize(static_cast<std::size_t>(n));
-				return 0;
-			}
-		}
+		std::string where = at(path);
+		return read_link(target, [&](char *buf, std::size_t len) {
+			return lkl_sys_readlinkat(LKL_AT_FDCWD, where.c_str(), buf,
+						  static_cast<int>(len));
+		});
 	}
 	long open_read(const std::string &path) override
 	{

@@ -523,6 +523,55 @@ TEST_F(Cptofs, SingleFileAndNewNames)
 	EXPECT_EQ(check_image(xfs, image_), "");
 }
 
+// Paths in the image resolve links inside the image, absolute ones too;
+// a link to a directory as DST is copied into, and a link as SRC is copied
+// as a link.
+TEST_F(Cptofs, LinksInImagePaths)
+{
+	std::string tree = host_ / "tree";
+	mkdir(tree.c_str(), 0755);
+	mkdir((tree + "/real").c_str(), 0755);
+	mkdir((tree + "/real/sub").c_str(), 0755);
+	symlink("/real", (tree + "/abs").c_str());
+	symlink("real", (tree + "/rel").c_str());
+	symlink("/abs/sub", (tree + "/deep").c_str());
+	symlink("../../abs/./sub/..", (tree + "/real/sub/up").c_str());
+	ASSERT_EQ(tool(cptofs, image_.path(), quote(tree + "/.") + " /").status, 0);
+
+	for (const char *name : {"f1", "f2", "f3", "f4", "f5"})
+		write_file(host_ / name, std::string(name) + "\n");
+	for (const auto &[file, dst] : {std::pair{"f1", "/abs"},
+					std::pair{"f2", "/rel/renamed2"},
+					std::pair{"f3", "/abs/renamed3"},
+					std::pair{"f4", "/deep"},
+					std::pair{"f5", "/real/sub/up/renamed5"}}) {
+		Result r = tool(cptofs, image_.path(), quote(host_ / file) + " " + dst);
+		EXPECT_EQ(r.status, 0) << dst << ": " << r.output;
+	}
+
+	TempDir out;
+	Result back = tool(cpfromfs, image_.path(),
+			   "/abs/f1 /deep/f4 /abs " + quote(out.path()));
+	ASSERT_EQ(back.status, 0) << back.output;
+	EXPECT_EQ(read_file(out / "f1"), "f1\n");
+	EXPECT_EQ(read_file(out / "f4"), "f4\n");
+	char target[64] = {};
+	EXPECT_GT(readlink((out / "abs").c_str(), target, sizeof(target)), 0);
+	EXPECT_STREQ(target, "/real");
+
+	TempDir all;
+	ASSERT_EQ(tool(cpfromfs, image_.path(), "/ " + quote(all.path())).status, 0);
+	EXPECT_EQ(read_file(all / "real/f1"), "f1\n");
+	EXPECT_EQ(read_file(all / "real/renamed2"), "f2\n");
+	EXPECT_EQ(read_file(all / "real/renamed3"), "f3\n");
+	EXPECT_EQ(read_file(all / "real/sub/f4"), "f4\n");
+	EXPECT_EQ(read_file(all / "real/renamed5"), "f5\n");
+	struct stat st;
+	ASSERT_EQ(lstat((all / "abs").c_str(), &st), 0);
+	EXPECT_TRUE(S_ISLNK(st.st_mode)) << "a link used as DST must stay a link";
+	EXPECT_EQ(check_image(xfs, image_), "");
+}
+
 TEST_F(Cptofs, MissingSourceIsNamedAndTheRestCopied)
 {
 	write_file(host_ / "one", "1\n");

@@ -79,8 +79,10 @@ public:
 	virtual ~Fs() = default;
 
 	virtual long lstat(const std::string &path, Stat &st) = 0;
-	// Follows a symbolic link at path where that is meaningful.
 	virtual long stat(const std::string &path, Stat &st) = 0;
+	// path with its symbolic links resolved as far as the system calls
+	// would not resolve them right (the last one only with follow_last).
+	virtual std::string resolve(const std::string &path, bool follow_last) = 0;
 	virtual long list(const std::string &dir,
 			  std::vector<std::string> &names) = 0;
 	virtual long readlink(const std::string &path, std::string &target) = 0;
@@ -197,6 +199,10 @@ public:
 	long stat(const std::string &path, Stat &st) override
 	{
 		return stat_at(path, st, 0);
+	}
+	std::string resolve(const std::string &path, bool) override
+	{
+		return path;
 	}
 	long list(const std::string &dir, std::vector<std::string> &names) override
 	{
@@ -348,11 +354,51 @@ public:
 			st = from_lkl(s);
 		return ret;
 	}
-	// An absolute link in the image points into the image, which the
-	// kernel would resolve outside the mount: never follow here.
 	long stat(const std::string &path, Stat &st) override
 	{
-		return lstat(path, st);
+		return lstat(resolve(path, true), st);
+	}
+	// An absolute link in the image points into the image, where the
+	// kernel would look for its target outside the mount: resolve links
+	// here, component by component. What does not exist is kept as it is.
+	std::string resolve(const std::string &path, bool follow_last) override
+	{
+		std::vector<std::string> todo; // components, the next one last
+		auto push = [&todo](const std::string &p) {
+			std::vector<std::string> parts;
+			std::size_t start = 0;
+			for (std::size_t slash; (slash = p.find('/', start)) !=
+						std::string::npos;
+			     start = slash + 1)
+				parts.push_back(p.substr(start, slash - start));
+			parts.push_back(p.substr(start));
+			todo.insert(todo.end(), parts.rbegin(), parts.rend());
+		};
+		push(path);
+		std::string done; // resolved so far; "" is the root
+		for (int links = 0; !todo.empty();) {
+			std::string name = std::move(todo.back());
+			todo.pop_back();
+			if (name.empty() || name == ".")
+				continue;
+			if (name == "..") {
+				std::size_t slash = done.rfind('/');
+				done.resize(slash == std::string::npos ? 0 : slash);
+				continue;
+			}
+			std::string next = done + "/" + name;
+			Stat st;
+			std::string target;
+			if ((todo.empty() && !follow_last) || lstat(next, st) < 0 ||
+			    !st.is_link() || ++links > 40 || readlink(next, target) < 0) {
+				done = std::move(next);
+				continue;
+			}
+			if (!target.empty() && target[0] == '/')
+				done.clear();
+			push(target);
+		}
+		return done;
 	}
 	long list(const std::string &dir, std::vector<std::string> &names) override
 	{
@@ -1180,11 +1226,14 @@ int copy_all(Args &args, bool from_image)
 
 	std::vector<std::string> sources;
 	for (std::size_t i = 0; i + 1 < args.paths.size(); i++)
-		sources.push_back(normal(args.paths[i]));
-	std::string dest = dst_normal(args.paths.back());
+		sources.push_back(src.resolve(normal(args.paths[i]), false));
+	std::string dest = dst.resolve(dst_normal(args.paths.back()), false);
 
+	// As with cp, a link to a directory is a directory to copy into.
 	Stat dst_st;
 	bool into_dir = dst.stat(dest, dst_st) == 0 && dst_st.is_dir();
+	if (into_dir)
+		dest = dst.resolve(dest, true);
 
 	Amount total;
 	if (isatty(STDERR_FILENO))

@@ -443,6 +443,14 @@ TEST_P(RoundTrip, CraftedTree)
 INSTANTIATE_TEST_SUITE_P(Images, RoundTrip, ::testing::Values(xfs, ext4),
 			 [](const auto &info) { return info.param.name; });
 
+// Each file below dir (by relative name) holds the text given.
+void expect_contents(const TempDir &dir,
+		     const std::map<std::string, std::string> &files)
+{
+	for (const auto &[name, text] : files)
+		EXPECT_EQ(read_file(dir / name), text) << name;
+}
+
 class Cptofs : public ::testing::Test {
 protected:
 	void SetUp() override
@@ -515,11 +523,11 @@ TEST_F(Cptofs, SingleFileAndNewNames)
 
 	TempDir out;
 	ASSERT_EQ(tool(cpfromfs, image_.path(), "/ " + quote(out.path())).status, 0);
-	EXPECT_EQ(read_file(out / "renamed"), "replaced\n");
-	EXPECT_EQ(read_file(out / "a"), "first\n");
-	EXPECT_EQ(read_file(out / "b"), "second\n");
-	EXPECT_EQ(read_file(out / "newdir/c"), "third\n");
-	EXPECT_EQ(read_file(out / "c"), "third\n");
+	expect_contents(out, {{"renamed", "replaced\n"},
+			      {"a", "first\n"},
+			      {"b", "second\n"},
+			      {"newdir/c", "third\n"},
+			      {"c", "third\n"}});
 	EXPECT_EQ(check_image(xfs, image_), "");
 }
 
@@ -561,11 +569,11 @@ TEST_F(Cptofs, LinksInImagePaths)
 
 	TempDir all;
 	ASSERT_EQ(tool(cpfromfs, image_.path(), "/ " + quote(all.path())).status, 0);
-	EXPECT_EQ(read_file(all / "real/f1"), "f1\n");
-	EXPECT_EQ(read_file(all / "real/renamed2"), "f2\n");
-	EXPECT_EQ(read_file(all / "real/renamed3"), "f3\n");
-	EXPECT_EQ(read_file(all / "real/sub/f4"), "f4\n");
-	EXPECT_EQ(read_file(all / "real/renamed5"), "f5\n");
+	expect_contents(all, {{"real/f1", "f1\n"},
+			      {"real/renamed2", "f2\n"},
+			      {"real/renamed3", "f3\n"},
+			      {"real/sub/f4", "f4\n"},
+			      {"real/renamed5", "f5\n"}});
 	struct stat st;
 	ASSERT_EQ(lstat((all / "abs").c_str(), &st), 0);
 	EXPECT_TRUE(S_ISLNK(st.st_mode)) << "a link used as DST must stay a link";

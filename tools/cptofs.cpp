@@ -89,7 +89,6 @@ public:
 
 	virtual long open_read(const std::string &path) = 0;
 	virtual long create(const std::string &path, unsigned mode) = 0;
-	virtual long read(int fd, char *buf, std::size_t len) = 0;
 	virtual long pread(int fd, char *buf, std::size_t len,
 			   std::int64_t off) = 0;
 	virtual long pwrite(int fd, const char *buf, std::size_t len,
@@ -238,10 +237,6 @@ public:
 	{
 		return host(::open(path.c_str(),
 				   O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
-	}
-	long read(int fd, char *buf, std::size_t len) override
-	{
-		return host(::read(fd, buf, len));
 	}
 	long pread(int fd, char *buf, std::size_t len, std::int64_t off) override
 	{
@@ -432,10 +427,6 @@ public:
 		return lkl_sys_openat(LKL_AT_FDCWD, at(path).c_str(),
 				      LKL_O_WRONLY | LKL_O_CREAT | LKL_O_EXCL,
 				      static_cast<lkl_umode_t>(mode));
-	}
-	long read(int fd, char *buf, std::size_t len) override
-	{
-		return lkl_sys_read(static_cast<unsigned>(fd), buf, len);
 	}
 	long pread(int fd, char *buf, std::size_t len, std::int64_t off) override
 	{

@@ -259,6 +259,15 @@ TEST_P(Fuse, EveryOperation)
 	ASSERT_EQ(stat(m.path("f").c_str(), &a), 0);
 	EXPECT_EQ(a.st_ino, b.st_ino);
 	EXPECT_EQ(b.st_nlink, 2u);
+	// What is written through one name is read through the other.
+	EXPECT_EQ(read_file(m.path("f")), "hello, kernel\n");
+	ASSERT_TRUE(write_file(m.path("h"), "hello, kernel\n"));
+	int hfd = open(m.path("h").c_str(), O_WRONLY);
+	ASSERT_GE(hfd, 0);
+	ASSERT_EQ(pwrite(hfd, "HELLO", 5, 0), 5);
+	close(hfd);
+	EXPECT_EQ(read_file(m.path("f")), "HELLO, kernel\n");
+	ASSERT_TRUE(write_file(m.path("h"), "hello, kernel\n"));
 
 	// rename, RENAME_NOREPLACE, RENAME_EXCHANGE
 	ASSERT_TRUE(write_file(m.path("x"), "x"));

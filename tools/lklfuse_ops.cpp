@@ -291,6 +291,15 @@ int op_truncate(const char *path, off_t size, fuse_file_info *fi)
 	return result(lkl_sys_truncate(in_image(path).c_str(), size));
 }
 
+// FUSE sees each name of a hardlinked file as an inode of its own, with
+// its own page cache: for those, the cache is dropped at open, so that
+// what was written through another name is seen (close-to-open).
+bool keep_cache_for(unsigned int fd)
+{
+	struct lkl_stat k;
+	return lkl_sys_fstat(fd, &k) == 0 && k.st_nlink <= 1;
+}
+
 int op_open(const char *path, fuse_file_info *fi)
 {
 	become_caller();
@@ -299,6 +308,7 @@ int op_open(const char *path, fuse_file_info *fi)
 	if (fd < 0)
 		return static_cast<int>(fd);
 	fi->fh = static_cast<uint64_t>(fd);
+	fi->keep_cache = keep_cache_for(static_cast<unsigned int>(fd));
 	remember_file(static_cast<unsigned int>(fd));
 	return 0;
 }
@@ -312,6 +322,7 @@ int op_create(const char *path, mode_t mode, fuse_file_info *fi)
 	if (fd < 0)
 		return static_cast<int>(fd);
 	fi->fh = static_cast<uint64_t>(fd);
+	fi->keep_cache = keep_cache_for(static_cast<unsigned int>(fd));
 	remember_file(static_cast<unsigned int>(fd));
 	return 0;
 }
@@ -499,17 +510,19 @@ int op_fsyncdir(const char *, int datasync, fuse_file_info *fi)
 			       : lkl_sys_fsync(fd_of(fi)));
 }
 
-void *op_init(fuse_conn_info *, fuse_config *cfg)
+void *op_init(fuse_conn_info *conn, fuse_config *cfg)
 {
 	// Inode numbers are the file system's own (find, du, cp -a and tar
 	// recognise hardlinks by them).
 	cfg->use_ino = 1;
 	cfg->readdir_ino = 0;
-	// Nobody else writes the image (lklfuse holds its lock), so cached
-	// data stays valid across opens, except that FUSE sees each name of
-	// a hardlinked file as its own inode: auto_cache drops the cache
-	// when an open finds the size or mtime changed (by another name).
-	cfg->auto_cache = 1;
+	// Nobody else writes the image (lklfuse holds its lock): every change
+	// comes through this mount, so the host's page cache stays valid and
+	// need not be dropped when attributes change; open() decides when
+	// to keep it (keep_cache_for()).
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	cfg->kernel_cache = 0;
+	cfg->auto_cache = 0;
 	// An open file that is unlinked lives on as .fuse_hiddenNNN until
 	// it is closed (libfuse's default): with hard_remove, fstat() on it
 	// would fail, as FUSE asks for its attributes by path.

@@ -21,8 +21,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -210,6 +214,28 @@ void detach()
 	g_detached = true;
 }
 
+// FUSE reads ahead 128 KiB at a time, whatever the file system asks for;
+// 1 MiB reads are 1.5x as fast here. Only root may change it (in sysfs),
+// so this is best effort.
+void raise_readahead(const std::string &mountpoint)
+{
+	constexpr long fuse_magic = 0x65735546;
+	struct statfs sf;
+	struct stat st;
+	if (statfs(mountpoint.c_str(), &sf) != 0 || sf.f_type != fuse_magic ||
+	    stat(mountpoint.c_str(), &st) != 0)
+		return;
+	std::string knob = "/sys/class/bdi/" + std::to_string(major(st.st_dev)) +
+			   ":" + std::to_string(minor(st.st_dev)) +
+			   "/read_ahead_kb";
+	int fd = open(knob.c_str(), O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (write(fd, "1024", 4) != 4)
+		report("cannot raise readahead in " + knob);
+	close(fd);
+}
+
 // Serves the mount until it goes away; then the orderly teardown. The
 // exit status of the process.
 int serve(lkl_tools::ImageSession &session, fuse_args *args,
@@ -236,10 +262,13 @@ int serve(lkl_tools::ImageSession &session, fuse_args *args,
 		detach();
 	}
 
+	// The stat waits for FUSE's INIT, which the loop below answers.
+	std::thread readahead(raise_readahead, std::string(cmd.mountpoint));
 	int ret = lklfuse::serve_requests(
 		fuse_get_session(fs), cmd.singlethread ? 1 : cmd.max_threads,
 		[](void *f) { fuse_unmount(static_cast<fuse *>(f)); }, fs);
 
+	readahead.join();
 	fuse_unmount(fs);
 	fuse_destroy(fs);
 	lklfuse::close_open_handles();

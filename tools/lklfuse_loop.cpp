@@ -20,23 +20,21 @@ namespace lklfuse {
 
 namespace {
 
-// Requests that may wait for the disk (file data, syncs, big truncates,
-// directory blocks): the next request is read by another thread while one
-// of these is served. The rest are served by the reading thread itself.
+// Requests that are likely to wait for the disk: reads of file data
+// (which may not be cached) and syncs. The next request is read by
+// another thread while one of these is served. The rest are served by
+// the reading thread itself; they wait for the disk only now and then
+// (a directory block not yet cached, writeback throttling a writer).
 bool may_wait_for_disk(const fuse_buf &buf)
 {
 	if ((buf.flags & FUSE_BUF_IS_FD) || buf.size < sizeof(fuse_in_header))
 		return true;
 	switch (static_cast<const fuse_in_header *>(buf.mem)->opcode) {
 	case FUSE_READ:
-	case FUSE_WRITE:
 	case FUSE_FSYNC:
 	case FUSE_FSYNCDIR:
-	case FUSE_SETATTR:
 	case FUSE_FALLOCATE:
 	case FUSE_COPY_FILE_RANGE:
-	case FUSE_READDIR:
-	case FUSE_READDIRPLUS:
 	case FUSE_SYNCFS:
 		return true;
 	default:

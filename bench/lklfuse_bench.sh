@@ -1,0 +1,150 @@
+#!/bin/bash
+# lklfuse against its peers, in the same run, on fresh images:
+#   kernel-xfs    the host kernel's loop mount of an XFS image
+#   lklfuse-xfs   lklfuse on the same kind of XFS image
+#   kernel-ext4   the host kernel's loop mount of an ext4 image
+#   lklfuse-ext4  lklfuse on an ext4 image
+#   fuse2fs-ext4  fuse2fs (e2fsprogs' FUSE ext4) on an ext4 image
+# Workloads: 1 GiB sequential write (+fsync), read warm and cold
+# (cold: unmount, drop the host's caches, mount again), create / stat /
+# unlink of 20,000 files in one directory, and unpacking a source tree.
+#
+#   bench/lklfuse_bench.sh [BUILD_DIR]      (needs root, /dev/fuse, loop)
+set -euo pipefail
+
+build=${1:-build}
+lklfuse=$(realpath "$build/tools/lklfuse")
+[ -x "$lklfuse" ] || { echo "no $lklfuse: build first" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "needs root (loop mounts, drop_caches)" >&2; exit 1; }
+[ -w /dev/fuse ] || { echo "needs /dev/fuse" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/lklfuse-bench-XXXXXX)
+mnt=$work/mnt
+mkdir -p "$mnt"
+cleanup() {
+	mountpoint -q "$mnt" && { fusermount3 -u "$mnt" 2>/dev/null || umount "$mnt"; }
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The tree to unpack: /usr/include as a tar file (in the page cache).
+tar -C /usr -cf "$work/src.tar" include
+src_files=$(tar -tf "$work/src.tar" | wc -l)
+
+now() { date +%s.%N; }
+since() { echo "$(now) - $1" | bc -l; }
+
+# mount_peer PEER IMAGE: mounts IMAGE at $mnt the way PEER does.
+mount_peer() {
+	case $1 in
+	kernel-*) mount -o loop "$2" "$mnt" ;;
+	lklfuse-*) "$lklfuse" "$2" "$mnt" -o mb=1024 ;;
+	fuse2fs-*) fuse2fs "$2" "$mnt" -o fakeroot >/dev/null ;;
+	esac
+}
+
+# unmount_peer: unmounts and waits until the image is written and free.
+unmount_peer() {
+	case $1 in
+	kernel-*) umount "$mnt" ;;
+	*)
+		fusermount3 -u "$mnt"
+		# the daemon finishes its own unmount after the FUSE one
+		while pgrep -f "$mnt" >/dev/null; do sleep 0.01; done
+		;;
+	esac
+}
+
+fresh_image() {
+	rm -f "$work/img"
+	truncate -s 4G "$work/img"
+	case $1 in
+	*-xfs) mkfs.xfs -q -f "$work/img" ;;
+	*-ext4) mkfs.ext4 -q -F "$work/img" ;;
+	esac
+}
+
+# Create, stat twice (cold then warm) and unlink N files; ops/s per phase.
+metadata() {
+	python3 - "$1" <<'EOF'
+import os, sys, time
+d = os.path.join(sys.argv[1], "meta")
+os.mkdir(d)
+n = 20000
+names = [os.path.join(d, "f%05d" % i) for i in range(n)]
+def phase(f):
+    t = time.perf_counter()
+    for p in names:
+        f(p)
+    return n / (time.perf_counter() - t)
+create = phase(lambda p: os.close(os.open(p, os.O_CREAT | os.O_WRONLY, 0o644)))
+stat1 = phase(os.lstat)
+stat2 = phase(os.lstat)
+unlink = phase(os.unlink)
+os.rmdir(d)
+print("%.0f %.0f %.0f %.0f" % (create, stat1, stat2, unlink))
+EOF
+}
+
+declare -A R
+peers="kernel-xfs lklfuse-xfs kernel-ext4 lklfuse-ext4 fuse2fs-ext4"
+for peer in $peers; do
+	command -v fuse2fs >/dev/null || [ "$peer" != fuse2fs-ext4 ] || continue
+	echo "== $peer" >&2
+	fresh_image "$peer"
+	mount_peer "$peer" "$work/img"
+
+	t=$(now)
+	dd if=/dev/zero of="$mnt/big" bs=1M count=1024 conv=fsync status=none
+	R[$peer,write]=$(echo "1024 / $(since "$t")" | bc -l)
+	dd if="$mnt/big" of=/dev/null bs=1M status=none
+	t=$(now)
+	dd if="$mnt/big" of=/dev/null bs=1M status=none
+	R[$peer,warm]=$(echo "1024 / $(since "$t")" | bc -l)
+	unmount_peer "$peer"
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	mount_peer "$peer" "$work/img"
+	t=$(now)
+	dd if="$mnt/big" of=/dev/null bs=1M status=none
+	R[$peer,cold]=$(echo "1024 / $(since "$t")" | bc -l)
+	rm "$mnt/big"
+
+	read -r c s1 s2 u < <(metadata "$mnt")
+	R[$peer,create]=$c R[$peer,stat]=$s1 R[$peer,wstat]=$s2 R[$peer,unlink]=$u
+
+	mkdir "$mnt/src"
+	t=$(now)
+	tar -C "$mnt/src" -xf "$work/src.tar"
+	unmount_peer "$peer"
+	R[$peer,untar]=$(since "$t")
+done
+
+ratio() { [ -n "${R[$2]:-}" ] && echo "$(echo "${R[$1]} / ${R[$2]}" | bc -l)" || echo 0; }
+printf '| what | kernel-xfs | lklfuse-xfs | ratio | kernel-ext4 | lklfuse-ext4 | ratio | fuse2fs-ext4 | ratio |\n'
+printf '|---|---|---|---|---|---|---|---|---|\n'
+row() {
+	local key=$1 label=$2 fmt=$3 inv=${4:-}
+	local a b
+	if [ -n "$inv" ]; then
+		a=$(ratio kernel-xfs,$key lklfuse-xfs,$key)
+		b=$(ratio kernel-ext4,$key lklfuse-ext4,$key)
+		c=$(ratio kernel-ext4,$key fuse2fs-ext4,$key)
+	else
+		a=$(ratio lklfuse-xfs,$key kernel-xfs,$key)
+		b=$(ratio lklfuse-ext4,$key kernel-ext4,$key)
+		c=$(ratio fuse2fs-ext4,$key kernel-ext4,$key)
+	fi
+	printf "| %s | $fmt | $fmt | %.2fx | $fmt | $fmt | %.2fx | $fmt | %.3fx |\n" "$label" \
+		"${R[kernel-xfs,$key]}" "${R[lklfuse-xfs,$key]}" "$a" \
+		"${R[kernel-ext4,$key]}" "${R[lklfuse-ext4,$key]}" "$b" \
+		"${R[fuse2fs-ext4,$key]:-0}" "$c"
+}
+row write "sequential write 1 GiB + fsync (MB/s)" "%.0f"
+row warm "sequential read, warm (MB/s)" "%.0f"
+row cold "sequential read, cold (MB/s)" "%.0f"
+row create "create 20,000 files (ops/s)" "%.0f"
+row stat "stat them (ops/s)" "%.0f"
+row wstat "stat them again, warm (ops/s)" "%.0f"
+row unlink "unlink them (ops/s)" "%.0f"
+row untar "unpack /usr/include ($src_files entries) + unmount (s)" "%.2f" inverse

@@ -41,23 +41,8 @@ bool lkl_cpu_try_get(struct lkl_host_thread *ht)
 	return owner_cas(NULL, ht);
 }
 
-/*
- * How long a host thread spins for the lkl CPU before it sleeps: the CPU
- * is mostly held for one system call, a few microseconds, while a host
- * sleep and wake-up costs about as much again on each side.
- */
-#define LKL_CPU_SPINS 2000
-
 void lkl_cpu_get(struct lkl_host_thread *ht)
 {
-	int i;
-
-	for (i = 0; i < LKL_CPU_SPINS; i++) {
-		if (!__atomic_load_n(&lkl_cpu_owner, __ATOMIC_RELAXED) &&
-		    owner_cas(NULL, ht))
-			return;
-		cpu_relax();
-	}
 	while (!owner_cas(NULL, ht)) {
 		/*
 		 * Announce ourselves before the second try: a holder that

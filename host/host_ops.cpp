@@ -12,6 +12,7 @@
 #include "context.cpp"
 #include "disk.cpp"
 #include "memory.cpp"
+#include "random.cpp"
 #include "sync.cpp"
 #include "timer.cpp"
 #include "tls.cpp"
@@ -55,6 +56,8 @@ extern "C" {
 
 	.time_ns = clocks::monotonic_ns,
 	.realtime_ns = clocks::realtime_ns,
+
+	.random_bytes = randomness::fill,
 
 	.timer_alloc = timer::alloc,
 	.timer_set_oneshot = timer::set_oneshot,

@@ -1,6 +1,8 @@
 // Boot, identity, the kernel log, /proc and time.
 #include "test_util.hpp"
 
+#include <lkl/linux/random.h>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -36,6 +38,18 @@ TEST(Boot, ProcVersionIsReadable)
 	ASSERT_GT(n, 0);
 	EXPECT_EQ(std::string(buf).rfind("Linux version 6.1.", 0), 0u) << buf;
 	EXPECT_EQ(lkl_sys_close(fd), 0);
+}
+
+// Seeded by the host at boot: random numbers without waiting, and no two
+// boots alike.
+TEST(Boot, RandomNumbersAreReadyAtOnce)
+{
+	unsigned char a[32] = {}, b[32] = {};
+	ASSERT_EQ(lkl_sys_getrandom(reinterpret_cast<char *>(a), sizeof(a),
+				    LKL_GRND_NONBLOCK), (long)sizeof(a));
+	ASSERT_EQ(lkl_sys_getrandom(reinterpret_cast<char *>(b), sizeof(b),
+				    LKL_GRND_NONBLOCK), (long)sizeof(b));
+	EXPECT_NE(memcmp(a, b, sizeof(a)), 0);
 }
 
 TEST(Boot, RealtimeClockFollowsTheHost)

@@ -144,6 +144,15 @@ struct lkl_host_operations {
 	unsigned long long (*realtime_ns)(void); /* since the Unix epoch */
 
 	/*
+	 * Fills buf with len bytes from the host's random source (getrandom);
+	 * 0 or a negative errno. Seeds the kernel's random number generator
+	 * at boot, so that it is ready at once, as it is on a machine whose
+	 * boot loader or CPU gives it a seed. May be NULL: the kernel then
+	 * collects entropy from its own timings, slowly.
+	 */
+	int (*random_bytes)(void *buf, unsigned long len);
+
+	/*
 	 * One-shot timers. timer_set_oneshot() (re)arms @timer to call fn(arg)
 	 * on a host thread @delta_ns from now, replacing any earlier expiry.
 	 * timer_free() disarms it and waits for a running callback to finish.

@@ -152,6 +152,10 @@ std::unique_ptr<ImageSession> ImageSession::open(const ImageOptions &options,
 	s->disk_ = lkl::Disk::open(image.c_str(), options.read_only, ec);
 	if (ec) {
 		error = image + ": " + ec.message();
+		if (!options.read_only &&
+		    (ec == std::errc::permission_denied ||
+		     ec == std::errc::read_only_file_system))
+			error += " (it can still be opened read-only)";
 		return nullptr;
 	}
 

@@ -586,7 +586,19 @@ TEST_P(Fuse, PermissionsAreTheKernels)
 		      "; echo mine > f; mkdir d; mv f d/g; cat d/g; "
 		      "chmod 600 d/g; rm d/g; rmdir d; echo mine > kept'", &out),
 		  0) << out;
+	// Another user's write clears set-user-ID, as the kernel does it.
+	ASSERT_TRUE(write_file(m.path("suid"), "#!/bin/sh\n"));
+	ASSERT_EQ(chmod(m.path("suid").c_str(), 04777), 0);
+	EXPECT_EQ(run(as_nobody + "sh -c 'echo more >> " + m.path("suid") + "'", &out),
+		  0) << out;
 	struct stat st;
+	ASSERT_EQ(stat(m.path("suid").c_str(), &st), 0);
+	EXPECT_EQ(st.st_mode & 07777, 0777u);
+	// ... but one who may not write the file may not clear it either.
+	ASSERT_EQ(chmod(m.path("suid").c_str(), 04755), 0);
+	EXPECT_NE(run(as_nobody + "chmod u-s '" + m.path("suid") + "'"), 0);
+	ASSERT_EQ(stat(m.path("suid").c_str(), &st), 0);
+	EXPECT_EQ(st.st_mode & 07777, 04755u);
 	ASSERT_EQ(stat(m.path("home/kept").c_str(), &st), 0);
 	EXPECT_EQ(st.st_uid, 65534u);
 	EXPECT_EQ(st.st_gid, 65534u);

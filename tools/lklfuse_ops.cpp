@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 // The file systems' own checks decide everything, so every request is made
 // as its caller; nothing here second-guesses the kernel. File and
@@ -266,12 +267,39 @@ int op_link(const char *from, const char *to)
 				     LKL_AT_FDCWD, in_image(to).c_str(), 0));
 }
 
+// Before a write, the FUSE module asks, in the writer's name, to clear the
+// file's set-user-ID and set-group-ID bits, as a write must. A writer who
+// does not own the file may not chmod it, but may clear exactly those
+// bits, which writing would do anyway: that is done with the file
+// system's own privilege.
+long clear_setid_for_writer(const std::string &path, mode_t mode)
+{
+	constexpr mode_t setid = S_ISUID | S_ISGID;
+	struct lkl_stat k;
+	if (lkl_sys_newfstatat(LKL_AT_FDCWD, path.c_str(), &k, 0) < 0)
+		return -EPERM;
+	mode_t now = k.st_mode & 07777;
+	mode &= 07777;
+	if (mode == now || (mode & ~now) || (now & ~setid) != (mode & ~setid) ||
+	    lkl_sys_faccessat2(LKL_AT_FDCWD, path.c_str(), W_OK, LKL_AT_EACCESS))
+		return -EPERM;
+	lkl_uid_t caller = t_creds.uid;
+	lkl_sys_setfsuid(0);
+	long ret = lkl_sys_fchmodat(LKL_AT_FDCWD, path.c_str(), mode);
+	lkl_sys_setfsuid(caller);
+	return ret;
+}
+
 int op_chmod(const char *path, mode_t mode, fuse_file_info *fi)
 {
 	become_caller();
 	if (fi)
 		return result(lkl_sys_fchmod(fd_of(fi), mode));
-	return result(lkl_sys_fchmodat(LKL_AT_FDCWD, in_image(path).c_str(), mode));
+	std::string where = in_image(path);
+	long ret = lkl_sys_fchmodat(LKL_AT_FDCWD, where.c_str(), mode);
+	if (ret == -EPERM)
+		ret = clear_setid_for_writer(where, mode);
+	return result(ret);
 }
 
 int op_chown(const char *path, uid_t uid, gid_t gid, fuse_file_info *fi)
@@ -521,6 +549,7 @@ void *op_init(fuse_conn_info *conn, fuse_config *cfg)
 	// need not be dropped when attributes change; open() decides when
 	// to keep it (keep_cache_for()).
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+
 	cfg->kernel_cache = 0;
 	cfg->auto_cache = 0;
 	// An open file that is unlinked lives on as .fuse_hiddenNNN until

@@ -7,7 +7,6 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
-#include <ctime>
 #include <mutex>
 #include <thread>
 #include <vector>

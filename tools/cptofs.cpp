@@ -9,7 +9,7 @@
 // mounted image.
 #include "image_session.hpp"
 
-#include <lkl.h>
+#include <lkl/kernel.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -147,9 +147,7 @@ long host(long ret)
 	return ret < 0 ? -errno : ret;
 }
 
-// struct stat and struct lkl_stat share these fields' names.
-template <typename S>
-Stat without_times(const S &s)
+Stat from_host(const struct stat &s)
 {
 	Stat st;
 	st.mode = s.st_mode;
@@ -161,12 +159,6 @@ Stat without_times(const S &s)
 	st.rdev = s.st_rdev;
 	st.size = s.st_size;
 	st.blocks = s.st_blocks;
-	return st;
-}
-
-Stat from_host(const struct stat &s)
-{
-	Stat st = without_times(s);
 	st.atime = s.st_atim;
 	st.mtime = s.st_mtim;
 	return st;
@@ -321,12 +313,7 @@ private:
 
 Stat from_lkl(const struct lkl_stat &s)
 {
-	Stat st = without_times(s);
-	st.atime = {static_cast<time_t>(s.lkl_st_atime),
-		    static_cast<long>(s.st_atime_nsec)};
-	st.mtime = {static_cast<time_t>(s.lkl_st_mtime),
-		    static_cast<long>(s.st_mtime_nsec)};
-	return st;
+	return from_host(lkl::host_stat(s));
 }
 
 struct __lkl__kernel_timespec to_lkl(const struct timespec &t)

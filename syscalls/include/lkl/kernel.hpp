@@ -32,6 +32,7 @@
 #include <utility>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace lkl {
@@ -226,6 +227,27 @@ inline std::size_t pwrite(int fd, std::span<const std::byte> buf,
 				    static_cast<lkl_loff_t>(offset));
 	ec = errc(ret);
 	return ec ? 0 : static_cast<std::size_t>(ret);
+}
+
+// A kernel stat as the host's struct stat (same numbers: device numbers
+// use the same encoding, times are kept to the nanosecond).
+inline struct ::stat host_stat(const struct lkl_stat &k) noexcept
+{
+	struct ::stat st {};
+	st.st_dev = k.st_dev;
+	st.st_ino = k.st_ino;
+	st.st_mode = k.st_mode;
+	st.st_nlink = k.st_nlink;
+	st.st_uid = k.st_uid;
+	st.st_gid = k.st_gid;
+	st.st_rdev = k.st_rdev;
+	st.st_size = k.st_size;
+	st.st_blksize = k.st_blksize;
+	st.st_blocks = k.st_blocks;
+	st.st_atim = {k.lkl_st_atime, static_cast<long>(k.st_atime_nsec)};
+	st.st_mtim = {k.lkl_st_mtime, static_cast<long>(k.st_mtime_nsec)};
+	st.st_ctim = {k.lkl_st_ctime, static_cast<long>(k.st_ctime_nsec)};
+	return st;
 }
 
 // mkdir(2).

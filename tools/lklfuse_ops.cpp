@@ -1,6 +1,6 @@
 #include "lklfuse_ops.hpp"
 
-#include <lkl.h>
+#include <lkl/kernel.hpp>
 
 #include <cerrno>
 #include <chrono>
@@ -127,24 +127,6 @@ void become_caller()
 	}
 }
 
-void to_host(const struct lkl_stat &k, struct stat *st)
-{
-	*st = {};
-	st->st_dev = k.st_dev;
-	st->st_ino = k.st_ino;
-	st->st_mode = k.st_mode;
-	st->st_nlink = k.st_nlink;
-	st->st_uid = k.st_uid;
-	st->st_gid = k.st_gid;
-	st->st_rdev = k.st_rdev;
-	st->st_size = k.st_size;
-	st->st_blksize = k.st_blksize;
-	st->st_blocks = k.st_blocks;
-	st->st_atim = {k.lkl_st_atime, static_cast<long>(k.st_atime_nsec)};
-	st->st_mtim = {k.lkl_st_mtime, static_cast<long>(k.st_mtime_nsec)};
-	st->st_ctim = {k.lkl_st_ctime, static_cast<long>(k.st_ctime_nsec)};
-}
-
 // An open directory: its descriptor and the entries read ahead of FUSE,
 // which asks for a few at a time and may seek (telldir/seekdir) between.
 struct Dir {
@@ -202,7 +184,7 @@ int op_getattr(const char *path, struct stat *st, fuse_file_info *fi)
 					   &k, LKL_AT_SYMLINK_NOFOLLOW);
 	if (ret < 0)
 		return static_cast<int>(ret);
-	to_host(k, st);
+	*st = lkl::host_stat(k);
 	return 0;
 }
 
@@ -328,11 +310,12 @@ bool keep_cache_for(unsigned int fd)
 	return lkl_sys_fstat(fd, &k) == 0 && k.st_nlink <= 1;
 }
 
-int op_open(const char *path, fuse_file_info *fi)
+// open and create: the caller's open, remembered for close_open_handles().
+int open_in_image(const char *path, int flags, mode_t mode, fuse_file_info *fi)
 {
 	become_caller();
 	long fd = lkl_sys_openat(LKL_AT_FDCWD, in_image(path).c_str(),
-				 kernel_open_flags(fi->flags), 0);
+				 kernel_open_flags(flags), mode);
 	if (fd < 0)
 		return static_cast<int>(fd);
 	fi->fh = static_cast<uint64_t>(fd);
@@ -341,18 +324,14 @@ int op_open(const char *path, fuse_file_info *fi)
 	return 0;
 }
 
+int op_open(const char *path, fuse_file_info *fi)
+{
+	return open_in_image(path, fi->flags, 0, fi);
+}
+
 int op_create(const char *path, mode_t mode, fuse_file_info *fi)
 {
-	become_caller();
-	long fd = lkl_sys_openat(LKL_AT_FDCWD, in_image(path).c_str(),
-				 kernel_open_flags(fi->flags) | LKL_O_CREAT,
-				 mode);
-	if (fd < 0)
-		return static_cast<int>(fd);
-	fi->fh = static_cast<uint64_t>(fd);
-	fi->keep_cache = keep_cache_for(static_cast<unsigned int>(fd));
-	remember_file(static_cast<unsigned int>(fd));
-	return 0;
+	return open_in_image(path, fi->flags | LKL_O_CREAT, mode, fi);
 }
 
 int op_read(const char *, char *buf, size_t size, off_t off,
@@ -512,7 +491,7 @@ int op_readdir(const char *, void *buf, fuse_fill_dir_t fill, off_t offset,
 		if (plus && strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
 		    lkl_sys_newfstatat(static_cast<int>(fd), e->d_name, &k,
 				       LKL_AT_SYMLINK_NOFOLLOW) == 0) {
-			to_host(k, &st);
+			st = lkl::host_stat(k);
 			fill_flags = FUSE_FILL_DIR_PLUS;
 		}
 		if (fill(buf, e->d_name, &st, e->d_off, fill_flags))
@@ -531,13 +510,6 @@ int op_releasedir(const char *, fuse_file_info *fi)
 	return result(lkl_sys_close(fd_of(fi)));
 }
 
-int op_fsyncdir(const char *, int datasync, fuse_file_info *fi)
-{
-	become_caller();
-	return result(datasync ? lkl_sys_fdatasync(fd_of(fi))
-			       : lkl_sys_fsync(fd_of(fi)));
-}
-
 void *op_init(fuse_conn_info *conn, fuse_config *cfg)
 {
 	// Inode numbers are the file system's own (find, du, cp -a and tar
@@ -549,17 +521,10 @@ void *op_init(fuse_conn_info *conn, fuse_config *cfg)
 	// need not be dropped when attributes change; open() decides when
 	// to keep it (keep_cache_for()).
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
-
-	cfg->kernel_cache = 0;
-	cfg->auto_cache = 0;
-	// An open file that is unlinked lives on as .fuse_hiddenNNN until
-	// it is closed (libfuse's default): with hard_remove, fstat() on it
-	// would fail, as FUSE asks for its attributes by path.
-	cfg->hard_remove = 0;
-	// The kernel's own modes and owners, not ones made up by FUSE.
-	cfg->set_mode = 0;
-	cfg->set_uid = 0;
-	cfg->set_gid = 0;
+	// libfuse's other defaults stay (the user's -o options may change
+	// them): hard_remove in particular stays off, so an open file that
+	// is unlinked lives on as .fuse_hiddenNNN until closed; with it,
+	// fstat() on such a file would fail, as FUSE asks by path.
 	return nullptr;
 }
 
@@ -643,7 +608,8 @@ fuse_operations operations(const std::string &root)
 	ops.opendir = op_opendir;
 	ops.readdir = op_readdir;
 	ops.releasedir = op_releasedir;
-	ops.fsyncdir = op_fsyncdir;
+	// A directory handle is a kernel descriptor too.
+	ops.fsyncdir = op_fsync;
 	ops.init = op_init;
 	ops.access = op_access;
 	ops.create = op_create;

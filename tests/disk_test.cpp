@@ -4,6 +4,7 @@
 #include "test_util.hpp"
 
 #include <lkl/kernel.hpp>
+#include <lkl/linux/falloc.h>
 
 #include <gtest/gtest.h>
 
@@ -396,6 +397,92 @@ TEST_F(Xfs, CorruptDirectoryBlockGivesErrorsNotACrash)
 		result = lkl_sys_stat(m.path("d/zzmarker50").c_str(), &st);
 	}
 	EXPECT_TRUE(corruption_error(result)) << lkl_strerror(result);
+}
+
+// Where @path first differs from @want, or "" when it is the same.
+std::string compare_file(const std::string &path, const std::vector<char> &want)
+{
+	int fd = lkl_sys_open(path.c_str(), LKL_O_RDONLY, 0);
+	if (fd < 0)
+		return path + ": open: " + lkl_strerror(fd);
+	std::vector<char> got(want.size() + 1);
+	long n = lkl_test::read_all(fd, got.data(), got.size());
+	lkl_sys_close(fd);
+	if (n != (long)want.size())
+		return path + ": read " + std::to_string(n) + " bytes, want " +
+		       std::to_string(want.size());
+	auto diff = std::mismatch(want.begin(), want.end(), got.begin());
+	if (diff.first != want.end())
+		return path + ": differs at byte " +
+		       std::to_string(diff.first - want.begin());
+	return "";
+}
+
+// Sequential reads fill XFS's page cache with large folios of up to 1 MiB
+// (patches/0002). Without THP such a folio cannot be split, so a truncate
+// or a hole punched inside one must keep what lies before the cut, dirty
+// or clean, and what lies past it must read back as zeros.
+TEST_F(Xfs, CutsInsideLargeFoliosKeepTheRest)
+{
+	Image img(512 * MiB);
+	ASSERT_EQ(img.format("mkfs.xfs -q -f"), "");
+	// Readahead starts with small folios and grows them window by
+	// window; 48 MiB into a file they are 1 MiB.
+	const unsigned long long size = 64 * MiB, at = 48 * MiB;
+	{
+		Mounted m(img.path(), "xfs");
+		ASSERT_EQ(m.error(), 0);
+		ASSERT_EQ(write_file(m.path("cut"), size, 5), 0);
+		ASSERT_EQ(write_file(m.path("hole"), size, 6), 0);
+		ASSERT_EQ(m.release(), 0);
+	}
+	std::vector<char> cut = pattern(size, 0, 5), hole = pattern(size, 0, 6);
+	const std::vector<char> dirt(100, 'D');
+	auto scribble = [&](int fd, std::vector<char> &model, unsigned long long off) {
+		ASSERT_EQ(lkl_sys_pwrite64(fd, dirt.data(), dirt.size(), off),
+			  (long)dirt.size());
+		std::copy(dirt.begin(), dirt.end(), model.begin() + off);
+	};
+	{
+		Mounted m(img.path(), "xfs");
+		ASSERT_EQ(m.error(), 0);
+		// From a cold cache, so that readahead allocates large folios.
+		ASSERT_EQ(check_file(m.path("cut"), size, 5), "");
+		ASSERT_EQ(check_file(m.path("hole"), size, 6), "");
+
+		int fd = lkl_sys_open(m.path("cut").c_str(), LKL_O_RDWR, 0);
+		ASSERT_GE(fd, 0);
+		scribble(fd, cut, at + 1000);
+		ASSERT_EQ(lkl_sys_ftruncate(fd, at + 300000), 0);
+		cut.resize(at + 300000);
+		ASSERT_EQ(lkl_sys_ftruncate(fd, at + 2 * MiB), 0);
+		cut.resize(at + 2 * MiB, 0);
+		scribble(fd, cut, at + MiB + 5000);
+		ASSERT_EQ(lkl_sys_close(fd), 0);
+
+		fd = lkl_sys_open(m.path("hole").c_str(), LKL_O_RDWR, 0);
+		ASSERT_GE(fd, 0);
+		scribble(fd, hole, at + 100);
+		ASSERT_EQ(lkl_sys_fallocate(fd, LKL_FALLOC_FL_PUNCH_HOLE |
+						LKL_FALLOC_FL_KEEP_SIZE,
+					    at + 65536, 131072), 0);
+		std::fill_n(hole.begin() + at + 65536, 131072, 0);
+		scribble(fd, hole, at + 900000);
+		ASSERT_EQ(lkl_sys_close(fd), 0);
+
+		EXPECT_EQ(compare_file(m.path("cut"), cut), "");
+		EXPECT_EQ(compare_file(m.path("hole"), hole), "");
+		ASSERT_EQ(m.release(), 0);
+	}
+	{
+		Mounted m(img.path(), "xfs", true);
+		ASSERT_EQ(m.error(), 0);
+		EXPECT_EQ(compare_file(m.path("cut"), cut), "");
+		EXPECT_EQ(compare_file(m.path("hole"), hole), "");
+		ASSERT_EQ(m.release(), 0);
+	}
+	std::string out;
+	EXPECT_EQ(run("xfs_repair -n '" + img.path() + "'", &out), 0) << out;
 }
 
 TEST_F(Xfs, EightThreadsInOneMount)

@@ -24,13 +24,20 @@ void release(void *mem) noexcept
 
 // MAP_NORESERVE: the pool is sized for the kernel's mem=, but only the
 // pages the kernel touches become resident (or count against overcommit).
+// Huge pages where the host has them: the page cache copies whole large
+// folios out of the pool, and with 4 KiB host pages every 4 KiB of such a
+// copy was a TLB miss (warm 1 GiB reads went from 0.85x to 1.0x the host
+// kernel's). The price is residency in 2 MiB steps: +4 MiB after boot.
 void *pool_reserve(unsigned long size) noexcept
 {
 	if (size == 0)
 		return nullptr;
 	void *mem = ::mmap(nullptr, size, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return mem == MAP_FAILED ? nullptr : mem;
+	if (mem == MAP_FAILED)
+		return nullptr;
+	::madvise(mem, size, MADV_HUGEPAGE); // advice only: failure is fine
+	return mem;
 }
 
 void pool_release(void *mem, unsigned long size) noexcept

@@ -4,6 +4,10 @@
 
 #include <sys/mman.h>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <cstdlib>
 #include <cstring>
 
@@ -46,8 +50,36 @@ void pool_release(void *mem, unsigned long size) noexcept
 		::munmap(mem, size);
 }
 
+#if defined(__x86_64__)
+// Enhanced REP MOVSB (CPUID leaf 7, EBX bit 9).
+bool has_erms() noexcept
+{
+	unsigned int eax, ebx, ecx, edx;
+	return __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (ebx & (1u << 9));
+}
+
+const bool use_rep_movsb = has_erms();
+#endif
+
+// The kernel copies whole large folios (up to 1 MiB) between its page
+// cache and a program's buffers. glibc stops using REP MOVSB on AMD above
+// the L2 size and runs a vector loop instead, which measured 28.6 GB/s
+// against REP MOVSB's 38.4 GB/s for 1 MiB copies on this project's VM;
+// the host kernel's copy_to_user() uses REP MOVSB at every size.
+constexpr unsigned long rep_movsb_min = 64 * 1024;
+
 void *copy(void *dest, const void *src, unsigned long count) noexcept
 {
+#if defined(__x86_64__)
+	if (count >= rep_movsb_min && use_rep_movsb) {
+		void *d = dest;
+		asm volatile("rep movsb"
+			     : "+D"(d), "+S"(src), "+c"(count)
+			     :
+			     : "memory");
+		return dest;
+	}
+#endif
 	return std::memcpy(dest, src, count);
 }
 

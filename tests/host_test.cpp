@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -749,6 +750,35 @@ TEST(Memory, PoolIsPageAlignedWritableAndReleasable)
 	ASSERT_NE(small, nullptr);
 	std::memset(small, 0xa5, 100);
 	ops.mem_free(small);
+}
+
+// The kernel's memcpy: small copies go to libc, large ones may take the
+// CPU's string instruction; both must copy exactly, at any alignment,
+// and return the destination.
+TEST(Memory, CopyIsExactAtEverySizeAndAlignment)
+{
+	constexpr size_t max = (2 << 20) + 64;
+	std::vector<unsigned char> src(max), dst(max + 64);
+	for (size_t i = 0; i < max; i++)
+		src[i] = static_cast<unsigned char>(i * 131 + (i >> 9));
+	for (size_t size : { 0UL, 1UL, 63UL, 4096UL, 65535UL, 65536UL, 65537UL,
+			     1UL << 20, (1UL << 20) + 13, 2UL << 20 }) {
+		for (size_t src_off : { 0UL, 3UL, 64UL }) {
+			for (size_t dst_off : { 0UL, 16UL, 61UL }) {
+				std::fill(dst.begin(), dst.end(), 0xee);
+				void *ret = ops.memcpy(dst.data() + dst_off,
+						       src.data() + src_off, size);
+				ASSERT_EQ(ret, dst.data() + dst_off);
+				ASSERT_EQ(std::memcmp(dst.data() + dst_off,
+						      src.data() + src_off, size), 0)
+					<< size << " " << src_off << " " << dst_off;
+				// Nothing before or after the destination touched.
+				for (size_t i = 0; i < dst_off; i++)
+					ASSERT_EQ(dst[i], 0xee);
+				ASSERT_EQ(dst[dst_off + size], 0xee) << size;
+			}
+		}
+	}
 }
 
 TEST(Clock, MonotonicAndRealtimeTrackTheHostClocks)

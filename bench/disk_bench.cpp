@@ -31,9 +31,11 @@ void quiet(const char *, int)
 {
 }
 
+// Braces: a trailing ">/dev/null" would otherwise also capture the
+// command's own last redirection (drop_caches was never written).
 int sh(const std::string &cmd)
 {
-	return system((cmd + " >/dev/null 2>&1").c_str());
+	return system(("{ " + cmd + "; } >/dev/null 2>&1").c_str());
 }
 
 double seconds(const std::function<void()> &fn)

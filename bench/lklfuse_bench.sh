@@ -5,6 +5,8 @@
 #   kernel-ext4   the host kernel's loop mount of an ext4 image
 #   lklfuse-ext4  lklfuse on an ext4 image
 #   fuse2fs-ext4  fuse2fs (e2fsprogs' FUSE ext4) on an ext4 image
+#   fuse-null     bench/fuse_null: the metadata workload only, on a FUSE
+#                 server that does nothing (the floor any FUSE server meets)
 # Workloads: 1 GiB sequential write (+fsync), read warm and cold
 # (cold: unmount, drop the host's caches, mount again), create / stat /
 # unlink of 20,000 files in one directory, and unpacking a source tree.
@@ -120,6 +122,18 @@ for peer in $peers; do
 	R[$peer,untar]=$(since "$t")
 done
 
+# The FUSE floor: the metadata workload on a server that answers every
+# request at once and keeps nothing (bench/fuse_null.cpp).
+fuse_null=$(realpath "$build/bench/fuse_null" 2>/dev/null || true)
+if [ -x "$fuse_null" ]; then
+	echo "== fuse-null" >&2
+	"$fuse_null" "$mnt"
+	read -r c s1 s2 u < <(metadata "$mnt")
+	R[fuse-null,create]=$c R[fuse-null,stat]=$s1 R[fuse-null,wstat]=$s2 R[fuse-null,unlink]=$u
+	fusermount3 -u "$mnt"
+	while pgrep -f "$fuse_null $mnt" >/dev/null; do sleep 0.01; done
+fi
+
 ratio() { [ -n "${R[$2]:-}" ] && echo "$(echo "${R[$1]} / ${R[$2]}" | bc -l)" || echo 0; }
 printf '| what | kernel-xfs | lklfuse-xfs | ratio | kernel-ext4 | lklfuse-ext4 | ratio | fuse2fs-ext4 | ratio |\n'
 printf '|---|---|---|---|---|---|---|---|---|\n'
@@ -148,3 +162,14 @@ row stat "stat them (ops/s)" "%.0f"
 row wstat "stat them again, warm (ops/s)" "%.0f"
 row unlink "unlink them (ops/s)" "%.0f"
 row untar "unpack /usr/include ($src_files entries) + unmount (s)" "%.2f" inverse
+
+[ -n "${R[fuse-null,create]:-}" ] || exit 0
+printf '\nThe FUSE floor: a server that answers at once and does nothing.\n\n'
+printf '| what | kernel-xfs | fuse-null | ratio | lklfuse-xfs | lklfuse / fuse-null |\n'
+printf '|---|---|---|---|---|---|\n'
+for key in create stat wstat unlink; do
+	printf "| %s | %.0f | %.0f | %.2fx | %.0f | %.2fx |\n" "$key" \
+		"${R[kernel-xfs,$key]}" "${R[fuse-null,$key]}" \
+		"$(ratio fuse-null,$key kernel-xfs,$key)" \
+		"${R[lklfuse-xfs,$key]}" "$(ratio lklfuse-xfs,$key fuse-null,$key)"
+done

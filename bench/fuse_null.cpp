@@ -8,13 +8,17 @@
 //
 // Names exist from their create or mkdir until their unlink or rmdir, and
 // the kernel caches every answer for an hour, so lookups of existing names
-// never reach it; it only remembers which inodes are directories.
+// never reach it; it only remembers which inodes are directories. One more
+// name, "zeros" in the root, is a 1 GiB file of zeros: its reads are
+// answered from one static buffer, the floor for reading through FUSE.
 #define FUSE_USE_VERSION 34
 #include <fuse_lowlevel.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <unordered_set>
 
 #include <fcntl.h>
@@ -23,7 +27,9 @@
 namespace {
 
 constexpr double forever = 3600;
-fuse_ino_t next_ino = FUSE_ROOT_ID + 1;
+constexpr fuse_ino_t zeros_ino = FUSE_ROOT_ID + 1;
+constexpr off_t zeros_size = 1L << 30;
+fuse_ino_t next_ino = zeros_ino + 1;
 std::unordered_set<fuse_ino_t> dirs = {FUSE_ROOT_ID};
 
 struct stat attr_of(fuse_ino_t ino)
@@ -33,6 +39,7 @@ struct stat attr_of(fuse_ino_t ino)
 	st.st_ino = ino;
 	st.st_mode = dir ? S_IFDIR | 0755 : S_IFREG | 0644;
 	st.st_nlink = dir ? 2 : 1;
+	st.st_size = ino == zeros_ino ? zeros_size : 0;
 	return st;
 }
 
@@ -54,11 +61,30 @@ void null_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info *)
 }
 
 // A name not created yet: a negative entry, cached like any other.
-void null_lookup(fuse_req_t req, fuse_ino_t, const char *)
+void null_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	fuse_entry_param e = {};
+	if (parent == FUSE_ROOT_ID && std::strcmp(name, "zeros") == 0) {
+		e.ino = zeros_ino;
+		e.attr = attr_of(zeros_ino);
+		e.attr_timeout = forever;
+	}
 	e.entry_timeout = forever;
 	fuse_reply_entry(req, &e);
+}
+
+void null_open(fuse_req_t req, fuse_ino_t, fuse_file_info *fi)
+{
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+void null_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off,
+	       fuse_file_info *)
+{
+	static const char zero[1 << 20] = {};
+	size = off >= zeros_size ? 0 : std::min<size_t>(size, zeros_size - off);
+	fuse_reply_buf(req, zero, std::min(size, sizeof(zero)));
 }
 
 void null_create(fuse_req_t req, fuse_ino_t, const char *, mode_t,
@@ -91,6 +117,8 @@ const fuse_lowlevel_ops ops = {
 	.mkdir = null_mkdir,
 	.unlink = null_remove,
 	.rmdir = null_remove,
+	.open = null_open,
+	.read = null_read,
 	.release = null_ok,
 	.create = null_create,
 };

@@ -57,19 +57,9 @@ bool stopping()
 	return stop_signal.load(std::memory_order_relaxed) != 0;
 }
 
-// What the copy needs to know about a file, on either side.
-struct Stat {
-	unsigned mode = 0;
-	unsigned uid = 0, gid = 0;
-	unsigned long nlink = 0;
-	std::uint64_t dev = 0, ino = 0, rdev = 0;
-	std::int64_t size = 0, blocks = 0;
-	struct timespec atime {}, mtime {};
-
-	bool is_dir() const { return S_ISDIR(mode); }
-	bool is_reg() const { return S_ISREG(mode); }
-	bool is_link() const { return S_ISLNK(mode); }
-};
+// What the copy needs to know about a file, on either side: the host's
+// struct stat (lkl::host_stat converts the image's).
+using Stat = struct ::stat;
 
 // A file system as the copy sees it. Calls return >= 0 on success and a
 // negative errno on failure, as the kernel does; paths are the user's
@@ -145,23 +135,6 @@ private:
 long host(long ret)
 {
 	return ret < 0 ? -errno : ret;
-}
-
-Stat from_host(const struct stat &s)
-{
-	Stat st;
-	st.mode = s.st_mode;
-	st.uid = s.st_uid;
-	st.gid = s.st_gid;
-	st.nlink = s.st_nlink;
-	st.dev = s.st_dev;
-	st.ino = s.st_ino;
-	st.rdev = s.st_rdev;
-	st.size = s.st_size;
-	st.blocks = s.st_blocks;
-	st.atime = s.st_atim;
-	st.mtime = s.st_mtim;
-	return st;
 }
 
 // A link's target, from read(buf, len) with readlink's contract, growing
@@ -303,18 +276,9 @@ public:
 private:
 	static long stat_at(const std::string &path, Stat &st, int flags)
 	{
-		struct stat s;
-		if (::fstatat(AT_FDCWD, path.c_str(), &s, flags) < 0)
-			return -errno;
-		st = from_host(s);
-		return 0;
+		return host(::fstatat(AT_FDCWD, path.c_str(), &st, flags));
 	}
 };
-
-Stat from_lkl(const struct lkl_stat &s)
-{
-	return from_host(lkl::host_stat(s));
-}
 
 struct __lkl__kernel_timespec to_lkl(const struct timespec &t)
 {
@@ -333,7 +297,7 @@ public:
 		long ret = lkl_sys_newfstatat(LKL_AT_FDCWD, at(path).c_str(), &s,
 					      LKL_AT_SYMLINK_NOFOLLOW);
 		if (ret == 0)
-			st = from_lkl(s);
+			st = lkl::host_stat(s);
 		return ret;
 	}
 	long stat(const std::string &path, Stat &st) override
@@ -372,7 +336,8 @@ public:
 			Stat st;
 			std::string target;
 			if ((todo.empty() && !follow_last) || lstat(next, st) < 0 ||
-			    !st.is_link() || ++links > 40 || readlink(next, target) < 0) {
+			    !S_ISLNK(st.st_mode) || ++links > 40 ||
+			    readlink(next, target) < 0) {
 				done = std::move(next);
 				continue;
 			}
@@ -527,9 +492,9 @@ void measure(Fs &fs, const std::string &path, Amount &total)
 	if (fs.lstat(path, st) < 0)
 		return;
 	total.files++;
-	if (st.is_reg())
-		total.bytes += static_cast<std::uint64_t>(st.size);
-	if (!st.is_dir())
+	if (S_ISREG(st.st_mode))
+		total.bytes += static_cast<std::uint64_t>(st.st_size);
+	if (!S_ISDIR(st.st_mode))
 		return;
 	std::vector<std::string> names;
 	fs.list(path, names);
@@ -641,26 +606,26 @@ public:
 	{
 		if (stopping())
 			return;
-		if (st.is_dir()) {
+		if (S_ISDIR(st.st_mode)) {
 			copy_dir(from, to, st);
 			return;
 		}
 		progress_.add(0, 1);
-		if (st.nlink > 1 && link_again(st, to))
+		if (st.st_nlink > 1 && link_again(st, to))
 			return;
 		bool made = false;
-		if (st.is_reg())
+		if (S_ISREG(st.st_mode))
 			made = copy_file(from, to, st);
-		else if (st.is_link())
+		else if (S_ISLNK(st.st_mode))
 			made = copy_symlink(from, to);
 		else
 			made = replace(to, [&] {
-				return dst_.mknod(to, st.mode & ~07000u, st.rdev);
+				return dst_.mknod(to, st.st_mode & ~07000u, st.st_rdev);
 			});
 		if (!made)
 			return;
-		if (st.nlink > 1)
-			links_.emplace(std::make_pair(st.dev, st.ino), to);
+		if (st.st_nlink > 1)
+			links_.emplace(std::make_pair(st.st_dev, st.st_ino), to);
 		set_attributes(from, to, st);
 	}
 
@@ -685,10 +650,10 @@ private:
 	{
 		progress_.add(0, 1);
 		// Owner-writable until its contents are in; the mode comes last.
-		long ret = dst_.mkdir(to, (st.mode & 0777) | 0700);
+		long ret = dst_.mkdir(to, (st.st_mode & 0777) | 0700);
 		if (ret == -EEXIST) {
 			Stat there;
-			if (dst_.lstat(to, there) == 0 && !there.is_dir()) {
+			if (dst_.lstat(to, there) == 0 && !S_ISDIR(there.st_mode)) {
 				error(to, -ENOTDIR,
 				      "cannot replace a non-directory with a "
 				      "directory");
@@ -724,7 +689,7 @@ private:
 		long ret = make();
 		if (ret == -EEXIST) {
 			Stat there;
-			if (dst_.lstat(to, there) == 0 && there.is_dir()) {
+			if (dst_.lstat(to, there) == 0 && S_ISDIR(there.st_mode)) {
 				error(to, -EISDIR,
 				      "cannot replace a directory with a "
 				      "non-directory");
@@ -744,7 +709,7 @@ private:
 	// A further name of an inode already copied becomes a hard link.
 	bool link_again(const Stat &st, const std::string &to)
 	{
-		auto it = links_.find(std::make_pair(st.dev, st.ino));
+		auto it = links_.find(std::make_pair(st.st_dev, st.st_ino));
 		if (it == links_.end())
 			return false;
 		replace(to, [&] { return dst_.link(it->second, to); });
@@ -772,7 +737,7 @@ private:
 		File in(src_, fd);
 		long out_fd = -1;
 		if (!replace(to, [&] {
-			    out_fd = dst_.create(to, st.mode & 0777);
+			    out_fd = dst_.create(to, st.st_mode & 0777);
 			    return out_fd;
 		    }))
 			return false;
@@ -791,10 +756,10 @@ private:
 	{
 		// A file using as many blocks as its size has no holes: read it
 		// straight through without asking where its data is.
-		if (st.blocks * 512 >= st.size)
+		if (st.st_blocks * 512 >= st.st_size)
 			return copy_range(in, out, 0, -1, from, to);
 		std::int64_t pos = 0;
-		while (pos < st.size) {
+		while (pos < st.st_size) {
 			long data = src_.seek(in, pos, SEEK_DATA);
 			if (data == -ENXIO)
 				break; // a hole up to the end
@@ -809,7 +774,7 @@ private:
 				return false;
 			pos = hole;
 		}
-		long err = dst_.truncate(out, st.size);
+		long err = dst_.truncate(out, st.st_size);
 		if (err < 0)
 			error(to, err);
 		return err == 0;
@@ -855,20 +820,20 @@ private:
 	void set_attributes(const std::string &from, const std::string &to,
 			    const Stat &st)
 	{
-		unsigned uid = options_.uid.value_or(st.uid);
-		unsigned gid = options_.gid.value_or(st.gid);
+		unsigned uid = options_.uid.value_or(st.st_uid);
+		unsigned gid = options_.gid.value_or(st.st_gid);
 		if (long err = dst_.chown(to, uid, gid); err < 0) {
 			bool forced = options_.uid || options_.gid;
 			if (err != -EPERM || forced || !options_.lenient_chown)
 				error(to, err, "setting the owner");
 		}
 		copy_xattrs(from, to);
-		if (!st.is_link()) {
-			long err = dst_.chmod(to, st.mode & 07777);
+		if (!S_ISLNK(st.st_mode)) {
+			long err = dst_.chmod(to, st.st_mode & 07777);
 			if (err < 0 && !(err == -EPERM && options_.lenient_chmod))
 				error(to, err, "setting the mode");
 		}
-		if (long err = dst_.utimens(to, st.atime, st.mtime); err < 0)
+		if (long err = dst_.utimens(to, st.st_atim, st.st_mtim); err < 0)
 			error(to, err, "setting the times");
 	}
 
@@ -1209,7 +1174,7 @@ int copy_all(Args &args, bool from_image)
 
 	// As with cp, a link to a directory is a directory to copy into.
 	Stat dst_st;
-	bool into_dir = dst.stat(dest, dst_st) == 0 && dst_st.is_dir();
+	bool into_dir = dst.stat(dest, dst_st) == 0 && S_ISDIR(dst_st.st_mode);
 	if (into_dir)
 		dest = dst.resolve(dest, true);
 

@@ -15,6 +15,7 @@
 #include "random.cpp"
 #include "sync.cpp"
 #include "timer.cpp"
+#include "thread.cpp"
 #include "tls.cpp"
 
 extern "C" {
@@ -54,7 +55,15 @@ extern "C" {
 	.memset = memory::fill,
 	.memmove = memory::move,
 
-	.time_ns = clocks::monotonic_ns,
+	.thread_create = threads::create,
+	.thread_detach = threads::detach,
+	.thread_exit = threads::exit_thread,
+	.thread_join = threads::join,
+	.thread_self = threads::self,
+	.thread_equal = threads::equal,
+	.gettid = threads::host_tid,
+
+	.time = clocks::monotonic_ns,
 	.realtime_ns = clocks::realtime_ns,
 
 	.random_bytes = randomness::fill,

@@ -2,15 +2,19 @@
 //
 // Both are a 32-bit word that uncontended operations change with one
 // atomic instruction; only a thread that must sleep, or wake a sleeper,
-// makes a system call. Neither tracks an owner: a kernel context may take
-// a lock on one host thread and release it after being resumed on another,
-// which pthread mutexes (and so std::mutex) do not allow.
+// makes a system call. A plain mutex tracks no owner: a kernel context may
+// take a lock on one host thread and release it after being resumed on
+// another, which pthread mutexes (and so std::mutex) do not allow. Only a
+// recursive mutex, which programs ask for (upstream LKL's mutex_alloc(1)),
+// records the host thread that holds it.
 
 #include <lkl_host.h>
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <pthread.h>
 
 #include <atomic>
 #include <cstdint>
@@ -99,6 +103,48 @@ private:
 	Word state_{0};
 };
 
+// A Mutex that, if recursive, its holder may lock again.
+class HostMutex {
+public:
+	explicit HostMutex(bool recursive) noexcept : recursive_(recursive) {}
+
+	void lock() noexcept
+	{
+		if (!recursive_) {
+			mutex_.lock();
+			return;
+		}
+		const pthread_t self = ::pthread_self();
+		// Only the holder itself can have stored its own id here.
+		if (held_.load(std::memory_order_relaxed) &&
+		    ::pthread_equal(owner_.load(std::memory_order_relaxed), self)) {
+			depth_++;
+			return;
+		}
+		mutex_.lock();
+		owner_.store(self, std::memory_order_relaxed);
+		held_.store(true, std::memory_order_relaxed);
+		depth_ = 1;
+	}
+
+	void unlock() noexcept
+	{
+		if (recursive_) {
+			if (--depth_ != 0)
+				return;
+			held_.store(false, std::memory_order_relaxed);
+		}
+		mutex_.unlock();
+	}
+
+private:
+	Mutex mutex_;
+	const bool recursive_;
+	std::atomic<bool> held_{false};
+	std::atomic<pthread_t> owner_{};
+	unsigned depth_ = 0;
+};
+
 lkl_sem *sem_alloc(int count) noexcept
 {
 	if (count < 0)
@@ -121,24 +167,24 @@ void sem_down(lkl_sem *sem) noexcept
 	host::from_handle<Semaphore>(sem)->down();
 }
 
-lkl_mutex *mutex_alloc() noexcept
+lkl_mutex *mutex_alloc(int recursive) noexcept
 {
-	return host::to_handle<lkl_mutex>(host::try_make<Mutex>());
+	return host::to_handle<lkl_mutex>(host::try_make<HostMutex>(recursive != 0));
 }
 
 void mutex_free(lkl_mutex *mutex) noexcept
 {
-	host::adopt_handle<Mutex>(mutex);
+	host::adopt_handle<HostMutex>(mutex);
 }
 
 void mutex_lock(lkl_mutex *mutex) noexcept
 {
-	host::from_handle<Mutex>(mutex)->lock();
+	host::from_handle<HostMutex>(mutex)->lock();
 }
 
 void mutex_unlock(lkl_mutex *mutex) noexcept
 {
-	host::from_handle<Mutex>(mutex)->unlock();
+	host::from_handle<HostMutex>(mutex)->unlock();
 }
 
 } // namespace locking

@@ -19,7 +19,7 @@
 namespace {
 namespace timer {
 
-// steady_clock is CLOCK_MONOTONIC, the clock the kernel reads via time_ns.
+// steady_clock is CLOCK_MONOTONIC, the clock the kernel reads via time().
 using Clock = std::chrono::steady_clock;
 
 struct Timer;

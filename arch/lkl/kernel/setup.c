@@ -49,7 +49,7 @@ int __ref lkl_start_kernel(const char *fmt, ...)
 	if (!lkl_ops || lkl_running || lkl_halting)
 		return -EINVAL;
 
-	lkl_boot_ns = lkl_ops->time_ns();
+	lkl_boot_ns = lkl_ops->time();
 	va_start(ap, fmt);
 	vscnprintf(boot_command_line, COMMAND_LINE_SIZE, fmt, ap);
 	va_end(ap);

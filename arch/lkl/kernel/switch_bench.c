@@ -55,12 +55,12 @@ static u64 sched_switch_ns(unsigned long rounds)
 	init_completion(&pp.go[0]);
 	init_completion(&pp.go[1]);
 	init_completion(&pp.done);
-	start = lkl_ops->time_ns();
+	start = lkl_ops->time();
 	kthread_run(pong, &pp, "lkl-pong");
 	kthread_run(ping, &pp, "lkl-ping");
 	wait_for_completion(&pp.done);
 	wait_for_completion(&pp.done);
-	return lkl_ops->time_ns() - start;
+	return lkl_ops->time() - start;
 }
 
 static struct lkl_ctx *bare[2];
@@ -92,12 +92,12 @@ static u64 arch_switch_ns(unsigned long rounds)
 		goto out;
 	}
 	bare_rounds = rounds;
-	start = lkl_ops->time_ns();
+	start = lkl_ops->time();
 	while (bare_rounds) {
 		lkl_current = self;
 		lkl_ops->ctx_switch(bare[0], bare[1]);
 	}
-	ns = lkl_ops->time_ns() - start;
+	ns = lkl_ops->time() - start;
 out:
 	if (bare[0])
 		lkl_ops->ctx_free(bare[0]);

@@ -20,12 +20,12 @@ unsigned long long lkl_boot_ns;
 
 unsigned long long sched_clock(void)
 {
-	return lkl_ops->time_ns() - lkl_boot_ns;
+	return lkl_ops->time() - lkl_boot_ns;
 }
 
 static u64 clock_read(struct clocksource *cs)
 {
-	return lkl_ops->time_ns();
+	return lkl_ops->time();
 }
 
 static struct clocksource clocksource = {
@@ -49,9 +49,9 @@ void calibrate_delay(void)
 
 void lkl_ndelay(unsigned long nsecs)
 {
-	unsigned long long end = lkl_ops->time_ns() + nsecs;
+	unsigned long long end = lkl_ops->time() + nsecs;
 
-	while (lkl_ops->time_ns() < end)
+	while (lkl_ops->time() < end)
 		cpu_relax();
 }
 

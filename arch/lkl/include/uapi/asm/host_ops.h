@@ -21,6 +21,15 @@
  * included by kernel C and by host C++ alike.
  */
 
+/*
+ * Upstream LKL's integer types, for programs written against its headers:
+ * the kernel's long and unsigned long (system call arguments and results),
+ * and a host thread handle (a pthread_t here).
+ */
+typedef long lkl_long_t;
+typedef unsigned long lkl_ulong_t;
+typedef unsigned long lkl_thread_t;
+
 /* An execution context: a stack and the registers saved on it. */
 struct lkl_ctx;
 /* A counting semaphore that blocks a host thread. */
@@ -78,8 +87,14 @@ struct lkl_host_operations {
 	void (*sem_up)(struct lkl_sem *sem);
 	void (*sem_down)(struct lkl_sem *sem);
 
-	/* Mutexes (not recursive). */
-	struct lkl_mutex *(*mutex_alloc)(void);
+	/*
+	 * Mutexes. mutex_alloc(0) makes a plain mutex with no owner: a kernel
+	 * context may lock it on one host thread and unlock it on another.
+	 * mutex_alloc(1) makes a recursive one (upstream LKL's meaning): the
+	 * host thread that holds it may lock it again, and must unlock it as
+	 * many times. NULL when out of memory.
+	 */
+	struct lkl_mutex *(*mutex_alloc)(int recursive);
 	void (*mutex_free)(struct lkl_mutex *mutex);
 	void (*mutex_lock)(struct lkl_mutex *mutex);
 	void (*mutex_unlock)(struct lkl_mutex *mutex);
@@ -139,8 +154,25 @@ struct lkl_host_operations {
 	void *(*memset)(void *s, int c, unsigned long count);
 	void *(*memmove)(void *dest, const void *src, unsigned long count);
 
-	/* Clocks, in nanoseconds. */
-	unsigned long long (*time_ns)(void);     /* monotonic */
+	/*
+	 * Plain host threads (pthreads), for programs that use upstream LKL's
+	 * host operations; the kernel itself runs on contexts, not on these.
+	 * thread_create() starts fn(arg) on a new thread and returns its
+	 * handle, or 0 if it could not be created. thread_join() waits for it
+	 * and returns 0, or -1 on failure. thread_detach() and thread_exit()
+	 * act on the calling thread. gettid() is the caller's kernel thread id
+	 * on the host (not the handle).
+	 */
+	lkl_thread_t (*thread_create)(void (*fn)(void *), void *arg);
+	void (*thread_detach)(void);
+	void (*thread_exit)(void);
+	int (*thread_join)(lkl_thread_t tid);
+	lkl_thread_t (*thread_self)(void);
+	int (*thread_equal)(lkl_thread_t a, lkl_thread_t b);
+	long (*gettid)(void);
+
+	/* Clocks, in nanoseconds. time is upstream LKL's name. */
+	unsigned long long (*time)(void);        /* monotonic */
 	unsigned long long (*realtime_ns)(void); /* since the Unix epoch */
 
 	/*

@@ -8,7 +8,8 @@
  * these tasks when asked, since a thread can only be cloned from inside its
  * group. The task then runs that host thread's calls for as long as the host
  * thread lives; a destructor on host thread-local storage makes it exit when
- * the host thread does.
+ * the host thread does. new_thread_group_leader() moves a host thread into a
+ * process of its own.
  */
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
@@ -18,6 +19,7 @@
 #include <linux/list.h>
 #include <linux/slab.h>
 #include <linux/syscalls.h>
+#include <linux/fdtable.h>
 #include <asm/syscall.h>
 #include "lkl.h"
 
@@ -136,6 +138,11 @@ static int host_task_main(void *arg)
 
 	ht->task = current;
 	current->thread.host = ht;
+	if (ht->handoff) {
+		/* The request that made us is done once we run. */
+		ht->handoff = false;
+		lkl_request_done(ht, 0);
+	}
 	for (;;) {
 		if (ht->pending) {
 			if (ht->exiting) {
@@ -162,13 +169,46 @@ static int host_task_main(void *arg)
 	}
 }
 
+/*
+ * A process of its own for the calling host thread: a child task without
+ * CLONE_THREAD takes over the host thread (and completes this call), and
+ * the caller's task exits. The child's parent is the caller's thread group,
+ * so getppid() gives the caller's old getpid().
+ */
+SYSCALL_DEFINE0(new_thread_group_leader)
+{
+	struct lkl_host_thread *ht = current->thread.host;
+	pid_t pid;
+
+	if (!ht)
+		return -EINVAL;
+	ht->handoff = true;
+	pid = user_mode_thread(host_task_main, ht, SIGCHLD);
+	if (pid < 0) {
+		ht->handoff = false;
+		return pid;
+	}
+	current->thread.host = NULL;
+	do_exit(0);
+}
+
 /* Runs as init once it has "exec'd" (see binfmt.c): creates host tasks. */
 void lkl_host_tasks_serve(void)
 {
 	unsigned long flags = CLONE_VM | CLONE_FS | CLONE_FILES |
 			      CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+	unsigned int fd;
 
 	task_server = current;
+	/*
+	 * Upstream LKL's conventions, which programs rely on: no descriptors
+	 * open (kernel_init() may have opened the console as 0, 1 and 2), so
+	 * a program's first open() returns 0; and the processes that exit
+	 * (new_thread_group_leader) are reaped at once, with nobody to wait.
+	 */
+	for (fd = 0; fd < 3; fd++)
+		close_fd(fd);
+	kernel_sigaction(SIGCHLD, SIG_IGN);
 	lkl_boot_done();
 	for (;;) {
 		struct task_request *req;

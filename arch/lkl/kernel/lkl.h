@@ -27,6 +27,8 @@ struct lkl_host_thread {
 	bool pending;
 	bool waiting;
 	bool exiting;
+	/* A new task takes over the pending request (new_thread_group_leader). */
+	bool handoff;
 };
 
 /* The host thread that holds the lkl CPU. */

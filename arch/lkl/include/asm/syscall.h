@@ -14,6 +14,7 @@ extern syscall_fn_t sys_call_table[];
 
 asmlinkage long sys_lkl_switch_bench(unsigned long rounds, u64 __user *total_ns,
 				     u64 __user *arch_ns);
+asmlinkage long sys_new_thread_group_leader(void);
 asmlinkage long sys_lkl_disk_add_dev(void __user *host, u64 size,
 				     unsigned int flags);
 asmlinkage long sys_lkl_disk_del(unsigned int id);

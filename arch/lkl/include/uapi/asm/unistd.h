@@ -31,5 +31,15 @@ __SYSCALL(__NR_lkl_disk_add_dev, sys_lkl_disk_add_dev)
 #define __NR_lkl_disk_del (__NR_arch_specific_syscall + 2)
 __SYSCALL(__NR_lkl_disk_del, sys_lkl_disk_del)
 
+/*
+ * new_thread_group_leader(): upstream LKL's call that makes the calling host
+ * thread a new process. Its later calls run in a task that leads a new
+ * thread group (getpid() is its own), with a copy of the caller's file
+ * table, cwd and credentials; getppid() is the caller's process until that
+ * process exits. Returns 0, or -ENOMEM/-EAGAIN if no task can be made.
+ */
+#define __NR_new_thread_group_leader (__NR_arch_specific_syscall + 3)
+__SYSCALL(__NR_new_thread_group_leader, sys_new_thread_group_leader)
+
 #define LKL_DISK_READ_ONLY	1	/* refuse writes: the image stays as it is */
 #define LKL_DISK_DISCARD	2	/* the host can punch holes */

@@ -453,7 +453,11 @@ extern "C" {
 	auto *backend = static_cast<disk::Backend *>(disk.dev);
 	if (!backend)
 		return -LKL_EINVAL;
-	long err = lkl_sys_lkl_disk_del(static_cast<unsigned int>(backend->id));
+	// Running: the kernel removes the disk. Before boot or after halt
+	// (where upstream programs remove theirs) it only lets go of it.
+	long err = lkl_is_running()
+			   ? lkl_sys_lkl_disk_del(static_cast<unsigned int>(backend->id))
+			   : lkl_blk_release(backend);
 	if (err < 0)
 		return static_cast<int>(err);
 	// The kernel has finished every request of the disk.

@@ -605,7 +605,10 @@ TEST(Partitions, GptWithExt4AndVfat)
 	EXPECT_EQ(s2.f_type, 0x4d44);	  // msdos/vfat
 	EXPECT_EQ(write_file(std::string(m1) + "/a", 100000, 1), 0);
 	EXPECT_EQ(write_file(std::string(m2) + "/b", 100000, 2), 0);
+	// A disk with a mounted partition is not pulled from under it.
 	EXPECT_EQ(lkl_umount_dev(id, 1, 0, 5000), 0);
+	EXPECT_EQ(lkl_disk_remove(d), -LKL_EBUSY);
+	EXPECT_EQ(write_file(std::string(m2) + "/c", 100000, 3), 0);
 	EXPECT_EQ(lkl_umount_dev(id, 2, 0, 5000), 0);
 	EXPECT_EQ(lkl_disk_remove(d), 0);
 	close(d.fd);

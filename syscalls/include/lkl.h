@@ -80,9 +80,10 @@ struct lkl_linux_dirent64 {
 
 /*
  * Stop the kernel: nothing is synced or unmounted first. Returns once no
- * kernel code runs any more and the host timer is gone; lkl_cleanup() then
- * frees the kernel's contexts and memory. Calls blocked in the kernel at that
- * moment never return.
+ * kernel code runs any more, the host timer is gone and the host has
+ * carried out every block request the kernel gave it; lkl_cleanup() then
+ * frees the kernel's contexts and memory. Calls blocked in the kernel at
+ * that moment never return.
  */
 long lkl_sys_halt(void);
 
@@ -160,13 +161,23 @@ struct lkl_dev_blk_ops {
 };
 
 /*
- * Add a disk; returns its id (>= 0, for lkl_mount_dev) or a negative
- * error. (Disks come with the block driver; until then these functions
- * return -LKL_ENOSYS.)
+ * Add a disk, before boot or while the kernel runs; returns its id (>= 0,
+ * for lkl_mount_dev) and sets disk->dev, or returns a negative error:
+ * -LKL_EINVAL (no fd and no ops), the host's errno for an fd that cannot
+ * be used (fstat, BLKGETSIZE64), -LKL_ENOTBLK (neither a regular file nor
+ * a block device), -LKL_ENOMEM. An fd opened O_RDONLY makes a read-only
+ * disk; one opened O_DIRECT selects the Linux AIO backend.
  */
 int lkl_disk_add(struct lkl_disk *disk);
 
-/* Remove a disk added by lkl_disk_add(). */
+/*
+ * Remove a disk added by lkl_disk_add() and free the library's side of it
+ * (the program still owns and closes disk.fd). While the kernel runs, the
+ * kernel removes the device: unmount it first (-LKL_EBUSY otherwise);
+ * before boot, or after lkl_sys_halt() or lkl_cleanup() as upstream
+ * programs do, it only lets go of it. Returns 0 or a negative error
+ * (-LKL_EINVAL when disk.dev is NULL).
+ */
 int lkl_disk_remove(struct lkl_disk disk);
 
 /*

@@ -8,6 +8,11 @@
  * QUEUE_DEPTH requests per disk are in flight. The host completes a request
  * from any thread with lkl_blk_complete(), which queues it lock-free and
  * raises the disk interrupt; the handler ends the requests.
+ *
+ * Requests still with the host at halt point into the kernel's memory, so
+ * lkl_sys_halt() waits for the host to carry them out (lkl_blk_wait_idle())
+ * before it returns. Then the host may let go of its disks
+ * (lkl_blk_release()).
  */
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
@@ -45,6 +50,10 @@ static DEFINE_MUTEX(disks_lock);
 
 /* Completed requests, pushed by host threads (not holding the lkl CPU). */
 static struct lkl_blk_io *completed;
+/* Requests handed to the host and not completed yet, all disks. */
+static long in_flight;
+/* Posted when in_flight drops to 0 after halt; lkl_sys_halt() waits here. */
+static struct lkl_sem *idle_sem;
 
 void lkl_blk_complete(struct lkl_blk_io *io)
 {
@@ -56,6 +65,16 @@ void lkl_blk_complete(struct lkl_blk_io *io)
 					      __ATOMIC_RELEASE,
 					      __ATOMIC_RELAXED));
 	lkl_trigger_irq(LKL_BLK_IRQ);
+	/* The last touch of @io: after this, halt may free its memory. */
+	if (__atomic_sub_fetch(&in_flight, 1, __ATOMIC_SEQ_CST) == 0 &&
+	    __atomic_load_n(&lkl_halting, __ATOMIC_SEQ_CST))
+		lkl_ops->sem_up(idle_sem);
+}
+
+void lkl_blk_wait_idle(void)
+{
+	while (__atomic_load_n(&in_flight, __ATOMIC_SEQ_CST))
+		lkl_ops->sem_down(idle_sem);
 }
 
 static irqreturn_t blk_irq(int irq, void *dev_id)
@@ -136,6 +155,7 @@ static blk_status_t lkl_queue_rq(struct blk_mq_hw_ctx *hctx,
 	}
 
 	blk_mq_start_request(rq);
+	__atomic_add_fetch(&in_flight, 1, __ATOMIC_SEQ_CST);
 	lkl_ops->blk_submit(dev->host, io);
 	return BLK_STS_OK;
 }
@@ -177,11 +197,30 @@ int lkl_blk_preboot_add(void *host, unsigned long long size,
 	preboot[nr_preboot].host = host;
 	preboot[nr_preboot].size = size;
 	preboot[nr_preboot].flags = flags;
-	/* Added first and in order at boot, so the ids match. */
+	/* Added first at boot, each with its slot as its id. */
 	return nr_preboot++;
 }
 
-static long blk_add(void *host, u64 size, unsigned int flags)
+int lkl_blk_release(void *host)
+{
+	int i;
+
+	if (lkl_running)
+		return -EBUSY;
+	/* After halt the kernel holds nothing of any disk. */
+	if (lkl_halting)
+		return 0;
+	for (i = 0; i < nr_preboot; i++) {
+		if (preboot[i].host == host) {
+			preboot[i].host = NULL;
+			return 0;
+		}
+	}
+	return -ENXIO;
+}
+
+/* Adds a disk with id @want, or the lowest free id if @want is negative. */
+static long blk_add(void *host, u64 size, unsigned int flags, int want)
 {
 	struct lkl_blk_dev *dev;
 	struct queue_limits *lim;
@@ -215,7 +254,8 @@ static long blk_add(void *host, u64 size, unsigned int flags)
 	}
 
 	mutex_lock(&disks_lock);
-	dev->id = idr_alloc(&disks, dev, 0, MAX_DISKS, GFP_KERNEL);
+	dev->id = want < 0 ? idr_alloc(&disks, dev, 0, MAX_DISKS, GFP_KERNEL)
+			   : idr_alloc(&disks, dev, want, want + 1, GFP_KERNEL);
 	mutex_unlock(&disks_lock);
 	if (dev->id < 0) {
 		err = dev->id;
@@ -269,7 +309,7 @@ static long blk_add(void *host, u64 size, unsigned int flags)
 SYSCALL_DEFINE3(lkl_disk_add_dev, void __user *, host, u64, size,
 		unsigned int, flags)
 {
-	return blk_add((void __force *)host, size, flags);
+	return blk_add((void __force *)host, size, flags, -1);
 }
 
 SYSCALL_DEFINE1(lkl_disk_del, unsigned int, id)
@@ -277,7 +317,14 @@ SYSCALL_DEFINE1(lkl_disk_del, unsigned int, id)
 	struct lkl_blk_dev *dev;
 
 	mutex_lock(&disks_lock);
-	dev = idr_remove(&disks, id);
+	dev = idr_find(&disks, id);
+	/* Mounted or open (a partition's opener counts too): keep it. */
+	if (dev && disk_openers(dev->disk)) {
+		mutex_unlock(&disks_lock);
+		return -EBUSY;
+	}
+	if (dev)
+		idr_remove(&disks, id);
 	mutex_unlock(&disks_lock);
 	if (!dev)
 		return -ENXIO;
@@ -290,6 +337,9 @@ static int __init lkl_blk_init(void)
 {
 	int err, i;
 
+	idle_sem = lkl_ops->sem_alloc(0);
+	if (!idle_sem)
+		return -ENOMEM;
 	major = register_blkdev(0, "lkl");
 	if (major < 0)
 		return major;
@@ -299,9 +349,12 @@ static int __init lkl_blk_init(void)
 		return err;
 	}
 	for (i = 0; i < nr_preboot; i++) {
-		long id = blk_add(preboot[i].host, preboot[i].size,
-				  preboot[i].flags);
+		long id;
 
+		if (!preboot[i].host)
+			continue;	/* released before boot */
+		id = blk_add(preboot[i].host, preboot[i].size,
+			     preboot[i].flags, i);
 		if (id != i)
 			pr_err("lkl: disk %d handed over before boot: %ld\n",
 			       i, id);

@@ -51,6 +51,8 @@ void lkl_host_tasks_cleanup(void);
 extern bool lkl_running;
 
 void lkl_boot_done(void);
+/* Waits until the host has completed every block request it was given. */
+void lkl_blk_wait_idle(void);
 extern bool lkl_halting;
 
 void lkl_console_init(void);

@@ -172,6 +172,7 @@ long lkl_sys_halt(void)
 	if (err < 0)
 		return err;
 	lkl_time_cleanup();
+	lkl_blk_wait_idle();
 	return 0;
 }
 

@@ -229,5 +229,14 @@ void lkl_blk_complete(struct lkl_blk_io *io);
  */
 int lkl_blk_preboot_add(void *disk, unsigned long long size,
 			unsigned int flags);
+/*
+ * While the kernel is not running: the kernel lets go of host disk @disk,
+ * which the host may then free. Before boot, a disk handed over with
+ * lkl_blk_preboot_add() is dropped (its id is not reused for the others);
+ * after lkl_sys_halt(), which has waited for every request in flight, any
+ * disk. Returns 0, -EBUSY while the kernel runs (the lkl_disk_del system
+ * call removes disks then), or -ENXIO for a disk it was never given.
+ */
+int lkl_blk_release(void *disk);
 
 #endif /* _ASM_UAPI_LKL_HOST_OPS_H */

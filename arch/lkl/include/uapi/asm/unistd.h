@@ -24,7 +24,8 @@ __SYSCALL(__NR_lkl_switch_bench, sys_lkl_switch_bench)
  * lkl_disk_add_dev(handle, size, flags): a block device for a host disk,
  * whose requests go to host_ops blk_submit(handle, ...); size in bytes,
  * flags LKL_DISK_* below. Returns the disk id (vda is 0) or -errno.
- * lkl_disk_del(id) removes it again.
+ * lkl_disk_del(id) removes it again: -EBUSY while it or a partition of it
+ * is open or mounted, -ENXIO for no such disk.
  */
 #define __NR_lkl_disk_add_dev (__NR_arch_specific_syscall + 1)
 __SYSCALL(__NR_lkl_disk_add_dev, sys_lkl_disk_add_dev)

@@ -17,6 +17,13 @@
  *
  * Errors are negative errno values throughout, as the kernel returns them;
  * the LKL_E* numbers are Linux's.
+ *
+ * Source compatibility with upstream LKL (github.com/lkl/linux,
+ * tools/lkl/include/lkl.h and lkl_host.h) covers the file-system subset:
+ * the names above and below keep upstream's meaning, a fresh kernel has no
+ * open descriptors (the first open() returns 0), its umask is 022 and the
+ * booting thread's getpid() is 1. Networking is not built: the network
+ * helpers exist (<lkl/net.h>) and fail with -LKL_ENOSYS.
  */
 
 #include <lkl_host.h>
@@ -224,5 +231,7 @@ int lkl_dirfd(struct lkl_dir *dir);
 #ifdef __cplusplus
 }
 #endif
+
+#include <lkl/net.h>
 
 #endif /* _LKL_H */

@@ -26,6 +26,8 @@
  * helpers exist (<lkl/net.h>) and fail with -LKL_ENOSYS.
  */
 
+#include <stdint.h>
+
 #include <lkl_host.h>
 #include <lkl/syscalls.h>
 
@@ -186,6 +188,14 @@ int lkl_disk_add(struct lkl_disk *disk);
  * (-LKL_EINVAL when disk.dev is NULL).
  */
 int lkl_disk_remove(struct lkl_disk disk);
+
+/*
+ * The device number of partition part (0: the whole disk) of disk disk_id,
+ * as stat() gives it in st_rdev and mknod() takes it, in *pdevid (upstream
+ * LKL's helper). 0, -LKL_ENXIO when there is no such disk or partition, or
+ * another negative error.
+ */
+int lkl_get_virtio_blkdev(int disk_id, unsigned int part, uint32_t *pdevid);
 
 /*
  * Mount partition part (0: the whole disk) of disk disk_id with fs_type,

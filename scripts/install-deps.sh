@@ -6,7 +6,7 @@ set -eu
 packages="build-essential cmake ccache flex bison bc python3 patch xz-utils rsync
 	linux-source-6.1 libboost-context-dev libaio-dev libgtest-dev libgmock-dev
 	xfsprogs e2fsprogs btrfs-progs dosfstools fdisk
-	libbenchmark-dev pkg-config libfuse3-dev fuse3 fuse2fs acl"
+	libbenchmark-dev pkg-config libfuse3-dev fuse3 fuse2fs acl libblkid-dev"
 
 missing=""
 for p in $packages; do

@@ -954,7 +954,7 @@ int usage(FILE *out, bool from_image, int status)
 {
 	if (from_image)
 		fprintf(out,
-			"usage: cpfromfs -i IMAGE [-t TYPE] [-P PART] [-o OWNER] [-g GROUP] [-p]\n"
+			"usage: cpfromfs -i IMAGE [-t TYPE] [-P PART] [-o OWNER] [-g GROUP] [-m MB] [-p]\n"
 			"                SRC... DST\n"
 			"\n"
 			"Copies files and directory trees SRC out of the disk image IMAGE to DST\n"
@@ -962,7 +962,7 @@ int usage(FILE *out, bool from_image, int status)
 			"directory). The image is opened read-only and left unchanged.\n");
 	else
 		fprintf(out,
-			"usage: cptofs -i IMAGE [-t TYPE] [-P PART] [-o OWNER] [-g GROUP] [-p]\n"
+			"usage: cptofs -i IMAGE [-t TYPE] [-P PART] [-o OWNER] [-g GROUP] [-m MB] [-p]\n"
 			"              SRC... DST\n"
 			"\n"
 			"Copies host files and directory trees SRC into the disk image IMAGE, to\n"
@@ -984,15 +984,21 @@ int usage(FILE *out, bool from_image, int status)
 		"                                whole image holds the file system)\n"
 		"  -o, --owner USER              give the copies this owner (name or uid)\n"
 		"  -g, --group GROUP             give the copies this group (name or gid)\n"
+		"  -m, --mb MB                   kernel memory in MiB (default: 128)\n"
+		"      --norecovery              read a file system that was not unmounted\n"
+		"                                cleanly without replaying its journal: its\n"
+		"                                last checkpoint (cpfromfs only)\n"
 		"  -p, --enable-printk           show the kernel's messages on stderr\n"
 		"  -h, --help                    show this help\n"
 		"      --version                 show the version\n"
 		"\n"
-		"Errors name the file and the copy goes on with the next one. Exit status:\n"
-		"0 when everything was copied, 1 when anything failed, 2 for bad usage,\n"
-		"130 or 143 when stopped by SIGINT or SIGTERM. The image is always\n"
-		"unmounted cleanly before the program ends. A progress bar is shown on a\n"
-		"terminal for large copies.\n");
+		"Errors name the file and the copy goes on with the next one. An image\n"
+		"the host has mounted (itself, or a loop device backed by it) is not\n"
+		"written. Exit status: 0 when everything was copied, 1 when anything\n"
+		"failed, 2 for bad usage, 128+N when stopped by signal N (130 for SIGINT,\n"
+		"143 for SIGTERM, 129 for SIGHUP). The image is always unmounted cleanly\n"
+		"before the program ends. A progress bar is shown on a terminal for large\n"
+		"copies.\n");
 	return status;
 }
 
@@ -1072,20 +1078,22 @@ struct Args {
 // Parses the command line; returns an exit status to leave with, if any.
 std::optional<int> parse(int argc, char **argv, bool from_image, Args &args)
 {
-	enum { opt_version = 256 };
+	enum { opt_version = 256, opt_norecovery };
 	static const struct option longopts[] = {
 		{"filesystem-image", required_argument, nullptr, 'i'},
 		{"filesystem-type", required_argument, nullptr, 't'},
 		{"partition", required_argument, nullptr, 'P'},
 		{"owner", required_argument, nullptr, 'o'},
 		{"group", required_argument, nullptr, 'g'},
+		{"mb", required_argument, nullptr, 'm'},
+		{"norecovery", no_argument, nullptr, opt_norecovery},
 		{"enable-printk", no_argument, nullptr, 'p'},
 		{"help", no_argument, nullptr, 'h'},
 		{"version", no_argument, nullptr, opt_version},
 		{nullptr, 0, nullptr, 0},
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "i:t:P:o:g:ph", longopts,
+	while ((c = getopt_long(argc, argv, "i:t:P:o:g:m:ph", longopts,
 				nullptr)) != -1) {
 		switch (c) {
 		case 'i':
@@ -1120,6 +1128,20 @@ std::optional<int> parse(int argc, char **argv, bool from_image, Args &args)
 				return 2;
 			}
 			break;
+		case 'm': {
+			char *end = nullptr;
+			unsigned long mb = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || mb < 16 || mb > 65536) {
+				fprintf(stderr, "%s: bad kernel memory size: %s (MiB, "
+						"16 to 65536)\n", prog, optarg);
+				return 2;
+			}
+			args.image.mb = static_cast<unsigned>(mb);
+			break;
+		}
+		case opt_norecovery:
+			args.image.norecovery = true;
+			break;
 		case 'p':
 			// The session appends the kernel's messages to a file.
 			args.image.log = "/dev/stderr";
@@ -1152,6 +1174,8 @@ int copy_all(Args &args, bool from_image)
 		fprintf(stderr, "%s: %s\n", prog, error.c_str());
 		return 1;
 	}
+	for (const std::string &warning : session->warnings())
+		fprintf(stderr, "%s: warning: %s\n", prog, warning.c_str());
 	// Created files get exactly the modes asked for.
 	lkl_sys_umask(0);
 

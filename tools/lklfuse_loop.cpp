@@ -74,6 +74,9 @@ public:
 		unmount_arg_ = arg;
 	}
 
+	// The signal that stopped the loop, or 0.
+	int stop_signal() const { return stop_signal_; }
+
 private:
 	// Called with lock_ held.
 	void start_worker()
@@ -174,6 +177,7 @@ private:
 				continue;
 			// Unmounting FUSE makes the reader return.
 			stopping = true;
+			stop_signal_ = sig;
 			fuse_session_exit(se_);
 			if (unmount_)
 				unmount_(unmount_arg_);
@@ -193,16 +197,19 @@ private:
 	bool ended_ = false;
 	unsigned int idle_ = 0;
 	int error_ = 0;
+	int stop_signal_ = 0;
 };
 
 } // namespace
 
 int serve_requests(fuse_session *se, unsigned int max_threads,
-		   void (*unmount)(void *), void *arg)
+		   void (*unmount)(void *), void *arg, int &stop_signal)
 {
 	RequestLoop loop(se, max_threads, pthread_self());
 	loop.request_stop(unmount, arg);
-	return loop.run();
+	int err = loop.run();
+	stop_signal = loop.stop_signal();
+	return err;
 }
 
 void block_stop_signals()

@@ -277,6 +277,11 @@ public:
 	// file system refuses O_DIRECT, e.g. tmpfs, the image is opened
 	// buffered instead).
 	enum class Cache { writeback, none };
+	// Whether a block device is opened exclusively (O_EXCL): then the
+	// host kernel refuses the open with EBUSY while it has the device or a
+	// partition of it mounted or held, and refuses to mount it while the
+	// Disk has it. Regular files are not affected.
+	enum class Sharing { exclusive, shared };
 
 	Disk() noexcept = default;
 	Disk(Disk &&other) noexcept
@@ -299,11 +304,14 @@ public:
 	~Disk() { remove(); }
 
 	// Opens path (read-only: the kernel sees a read-only disk and the
-	// file is never written) and adds it. ec set and no disk on failure.
+	// file is never written) and adds it. ec set and no disk on failure
+	// (std::errc::device_or_resource_busy: a block device the host uses).
 	static Disk open(const char *path, bool read_only, std::error_code &ec,
-			 Cache cache = Cache::writeback) noexcept
+			 Cache cache = Cache::writeback,
+			 Sharing sharing = Sharing::exclusive) noexcept
 	{
-		int flags = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+		int flags = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+			    (sharing == Sharing::exclusive ? O_EXCL : 0);
 		int fd = ::open(path, flags | (cache == Cache::none ? O_DIRECT : 0));
 		if (fd < 0 && cache == Cache::none && errno == EINVAL)
 			fd = ::open(path, flags);

@@ -3,6 +3,7 @@
 #include "fs_probe.hpp"
 #include "host_use.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -95,6 +96,7 @@ int lock_file(const std::string &path, bool shared, bool create,
 			(err == EWOULDBLOCK ? std::string("in use by another process "
 							  "(it is locked)")
 					    : errno_text(err));
+		errno = err == EWOULDBLOCK ? EBUSY : err;
 		return -1;
 	}
 	return fd;
@@ -167,12 +169,13 @@ std::string list(const std::vector<unsigned> &partitions)
 }
 
 // The kernel's type name for what partition @part of @disk holds, or ""
-// with @error saying what is there instead.
+// with @error saying what is there instead and @why the errno.
 std::string find_type(const std::string &image, const lkl::Disk &disk,
-		      unsigned part, std::string &error)
+		      unsigned part, std::string &error, int &why)
 {
 	Probe found;
 	int err = probe(disk.id(), part, disk.fd(), found);
+	why = -err;
 	if (err == -ENXIO) {
 		error = image + ": no partition " + std::to_string(part);
 		return {};
@@ -181,6 +184,8 @@ std::string find_type(const std::string &image, const lkl::Disk &disk,
 		error = image + ": reading it: " + errno_text(-err);
 		return {};
 	}
+	// mount(2)'s answer for a file system it cannot take.
+	why = EINVAL;
 	std::string where = part ? " (partition " + std::to_string(part) + ")" : "";
 	std::string type = kernel_fs_type(found.type);
 	if (found.ambiguous)
@@ -219,6 +224,9 @@ std::string mount_error(const ImageOptions &options, const std::string &type,
 	return image + ": cannot mount as " + type + ": " + ec.message();
 }
 
+// Set once a session has booted the kernel.
+std::atomic<bool> kernel_booted_once{false};
+
 } // namespace
 
 std::string recent_kernel_messages()
@@ -229,15 +237,23 @@ std::string recent_kernel_messages()
 }
 
 std::unique_ptr<ImageSession> ImageSession::open(const ImageOptions &options,
-						 std::string &error)
+						 std::string &error,
+						 std::error_code *code)
 {
 	auto s = std::make_unique<ImageSession>(Key());
 	if (s->start(options, error))
 		return s;
+	if (code)
+		*code = s->code_;
 	// What was noticed on the way may be why it failed.
 	for (const std::string &warning : s->warnings_)
 		error += "\nnote: " + warning;
 	return nullptr;
+}
+
+bool ImageSession::kernel_booted()
+{
+	return kernel_booted_once;
 }
 
 bool ImageSession::refuse_host_use(const ImageOptions &options,
@@ -268,32 +284,36 @@ bool ImageSession::refuse_host_use(const ImageOptions &options,
 bool ImageSession::start(const ImageOptions &options, std::string &error)
 {
 	const std::string &image = options.image;
+	auto fail = [this](int err) {
+		code_ = std::error_code(err, std::generic_category());
+		return false;
+	};
 
 	struct stat st {};
 	if (::stat(image.c_str(), &st) < 0) {
 		error = image + ": " + errno_text(errno);
-		return false;
+		return fail(errno);
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
 		error = image + ": not a regular file or block device";
-		return false;
+		return fail(ENOTBLK);
 	}
 	if (options.norecovery && !options.read_only) {
 		error = image + ": norecovery reads the last checkpoint and needs "
 				"a read-only open";
-		return false;
+		return fail(EINVAL);
 	}
 	image_lock_fd_ = lock_file(image, options.read_only, false, error);
 	if (image_lock_fd_ < 0)
-		return false;
+		return fail(errno);
 	if (!options.lock.empty()) {
 		extra_lock_fd_ = lock_file(options.lock, options.read_only, true,
 					   error);
 		if (extra_lock_fd_ < 0)
-			return false;
+			return fail(errno);
 	}
 	if (refuse_host_use(options, st, error))
-		return false;
+		return fail(EBUSY);
 
 	KernelLog &log = kernel_log();
 	if (!options.log.empty()) {
@@ -301,7 +321,7 @@ bool ImageSession::start(const ImageOptions &options, std::string &error)
 		log.file = fopen(options.log.c_str(), "ae");
 		if (!log.file) {
 			error = options.log + ": " + errno_text(errno);
-			return false;
+			return fail(errno);
 		}
 	}
 	lkl_host_ops.print = print_to_log;
@@ -313,9 +333,10 @@ bool ImageSession::start(const ImageOptions &options, std::string &error)
 		"mem=" + std::to_string(options.mb) + "M loglevel=7", ec);
 	if (ec) {
 		error = "booting the kernel: " + ec.message();
-		return false;
+		return fail(ec.value());
 	}
 	kernel_.emplace(std::move(*kernel));
+	kernel_booted_once = true;
 
 	disk_ = lkl::Disk::open(image.c_str(), options.read_only, ec);
 	if (ec == std::errc::device_or_resource_busy && options.read_only) {
@@ -327,13 +348,14 @@ bool ImageSession::start(const ImageOptions &options, std::string &error)
 	}
 	if (ec) {
 		error = open_error(image, ec, options.read_only);
-		return false;
+		return fail(ec.value());
 	}
 
 	recent_kernel_messages();
 	std::string type = options.type;
+	int why = 0;
 	if (type.empty())
-		type = find_type(image, disk_, options.part, error);
+		type = find_type(image, disk_, options.part, error, why);
 	std::string opts = options.opts;
 	if (options.norecovery && !type.empty())
 		opts = join_options(opts, norecovery_option(type));
@@ -343,11 +365,13 @@ bool ImageSession::start(const ImageOptions &options, std::string &error)
 					   opts.empty() ? nullptr : opts.c_str(), ec);
 	if (type.empty() || ec) {
 		std::string said = recent_kernel_messages();
-		if (!type.empty())
+		if (!type.empty()) {
 			error = mount_error(options, type, opts, ec, said);
+			why = ec.value();
+		}
 		if (!said.empty())
 			error += "\nthe kernel said:\n" + said;
-		return false;
+		return fail(why);
 	}
 	type_ = type_of(root());
 	return true;

@@ -306,13 +306,19 @@ std::unique_ptr<Backend> wrap(std::unique_ptr<Backend> inner,
 	}
 	// Not the image itself: truncating it would destroy it.
 	struct stat log_st, disk_st;
-	if (!disk.ops && fstat(fd, &log_st) == 0 && fstat(disk.fd, &disk_st) == 0 &&
+	if (fstat(fd, &log_st)) {
+		err = -errno;
+		close(fd);
+		return nullptr;
+	}
+	if (!disk.ops && fstat(disk.fd, &disk_st) == 0 &&
 	    log_st.st_dev == disk_st.st_dev && log_st.st_ino == disk_st.st_ino) {
 		close(fd);
 		err = -EINVAL;
 		return nullptr;
 	}
-	if (ftruncate(fd, 0)) {
+	// A pipe or a character device is written as it is.
+	if (S_ISREG(log_st.st_mode) && ftruncate(fd, 0)) {
 		err = -errno;
 		close(fd);
 		return nullptr;

@@ -137,9 +137,21 @@ private:
 		return 0;
 	}
 
+	// The host reports a writeback error to one fdatasync of an open file
+	// only (mm/filemap.c, file_check_and_advance_wb_err); the data it lost
+	// was covered by every later flush and FUA write too, so they all
+	// fail with that error.
 	int sync()
 	{
-		return fdatasync(disk_.fd) ? -errno : 0;
+		int err = sync_err_.load();
+		if (err)
+			return err;
+		if (fdatasync(disk_.fd) == 0)
+			return 0;
+		err = -errno;
+		int none = 0;
+		sync_err_.compare_exchange_strong(none, err);
+		return sync_err_.load();
 	}
 
 	int zero_range(lkl_blk_io *io, int mode)
@@ -225,6 +237,7 @@ private:
 	std::condition_variable cv_;
 	std::deque<lkl_blk_io *> queue_;
 	bool stop_ = false;
+	std::atomic<int> sync_err_{0};
 	std::vector<std::thread> threads_;
 };
 

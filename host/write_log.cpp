@@ -36,8 +36,9 @@ namespace {
 namespace disk {
 namespace write_log {
 
-constexpr unsigned int fault_flags =
-	LKL_DISK_TEST_FAULT_FLUSH_NOOP | LKL_DISK_TEST_FAULT_REORDER_WRITE;
+constexpr unsigned int fault_flags = LKL_DISK_TEST_FAULT_FLUSH_NOOP |
+				     LKL_DISK_TEST_FAULT_REORDER_WRITE |
+				     LKL_DISK_TEST_FAULT_FLUSH_UNSYNCED;
 
 uint64_t clock_ns(clockid_t id) noexcept
 {
@@ -146,6 +147,12 @@ public:
 		} catch (const std::bad_alloc &) {
 			io->status = -ENOMEM;
 			complete(io);
+			return;
+		}
+		if (io->type == LKL_BLK_IO_FLUSH &&
+		    (faults_ & LKL_DISK_TEST_FAULT_FLUSH_UNSYNCED)) {
+			io->status = 0;
+			completed(io);
 			return;
 		}
 		inner_->submit(io);

@@ -209,9 +209,13 @@ struct lkl_disk_opts {
  * image (a device that acknowledges a flush without syncing).
  * REORDER_WRITE: after every flush, the first write to complete reaches
  * the log only after the next flush (one write reordered past a flush).
+ * FLUSH_UNSYNCED: flushes are logged as done but never reach the backend
+ * (a host that completes a flush without fdatasync): the log believes
+ * them, the host's own calls show the lie.
  */
 #define LKL_DISK_TEST_FAULT_FLUSH_NOOP		0x1U
 #define LKL_DISK_TEST_FAULT_REORDER_WRITE	0x2U
+#define LKL_DISK_TEST_FAULT_FLUSH_UNSYNCED	0x4U
 
 /*
  * lkl_disk_add() with host-side options (opts may be NULL). Besides

@@ -9,7 +9,9 @@
 //    and writes go straight to the device through libaio, FUA as RWF_DSYNC;
 //    what O_DIRECT cannot do (unaligned buffers, flush, discard) goes to a
 //    buffered pool on the same file.
-// Flush and FUA become fdatasync, discard punches a hole. A disk whose fd
+// Flush and FUA become fdatasync, discard punches a hole (the contract:
+// Documentation/architecture.md, "Durability"). A write log
+// (write_log.cpp) may sit on top of either backend. A disk whose fd
 // was opened O_RDONLY is read-only in the kernel too, so the image is never
 // written. A program may instead pass its own lkl_dev_blk_ops; its
 // synchronous request() then runs on the pool.
@@ -439,7 +441,7 @@ lkl_disk_add_opts(struct lkl_disk *disk, const struct lkl_disk_opts *opts)
 {
 	if (!disk || (!disk->ops && disk->fd < 0))
 		return -LKL_EINVAL;
-	int err = disk::write_log::check(*disk, opts);
+	int err = disk::write_log::check(opts);
 	if (err)
 		return err;
 

@@ -291,7 +291,7 @@ private:
 	std::optional<Held> held_;
 };
 
-int check(const lkl_disk &, const lkl_disk_opts *opts) noexcept
+int check(const lkl_disk_opts *opts) noexcept
 {
 	if (!opts)
 		return 0;

@@ -12,8 +12,8 @@ namespace {
 namespace disk {
 namespace write_log {
 
-// 0 if @opts (may be NULL) are valid for @disk, else -EINVAL.
-int check(const lkl_disk &disk, const lkl_disk_opts *opts) noexcept;
+// 0 if @opts (may be NULL) are valid, else -EINVAL.
+int check(const lkl_disk_opts *opts) noexcept;
 
 // @inner with the log of @opts on top (a new file at opts.write_log, for a
 // disk of @capacity bytes), or NULL with @err set to a negative errno.

@@ -77,6 +77,33 @@ void end(Event e, bool ok)
 	events.push_back(e);
 }
 
+// A write call @call at @off on @fd, recorded with the length it wrote.
+template <class Call> ssize_t traced_write(int fd, off_t off, Call call)
+{
+	if (!recording)
+		return call();
+	Event e = begin(Event::write, fd, static_cast<uint64_t>(off), 0);
+	ssize_t r = call();
+	e.length = r > 0 ? static_cast<uint64_t>(r) : 0;
+	end(e, r >= 0);
+	return r;
+}
+
+// fdatasync or fsync (@fn) on @fd, failing as fail_syncs() asked.
+int traced_sync(int fd, int (*fn)(int))
+{
+	bool traced = recording;
+	Event e = traced ? begin(Event::sync, fd, 0, 0) : Event{Event::sync};
+	int r = fn(fd);
+	if (int err = injected_failure()) {
+		errno = err;
+		r = -1;
+	}
+	if (traced)
+		end(e, r == 0);
+	return r;
+}
+
 } // namespace
 
 void fail_syncs(int count, int err)
@@ -110,26 +137,14 @@ extern "C" {
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
 	static auto fn = host_io_trace::real<ssize_t (*)(int, const void *, size_t, off_t)>("pwrite");
-	if (!recording)
-		return fn(fd, buf, n, off);
-	Event e = host_io_trace::begin(Event::write, fd, static_cast<uint64_t>(off), 0);
-	ssize_t r = fn(fd, buf, n, off);
-	e.length = r > 0 ? static_cast<uint64_t>(r) : 0;
-	host_io_trace::end(e, r >= 0);
-	return r;
+	return host_io_trace::traced_write(fd, off, [&] { return fn(fd, buf, n, off); });
 }
 
 ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	static auto fn = host_io_trace::real<ssize_t (*)(int, const struct iovec *, int, off_t)>(
 		"pwritev");
-	if (!recording)
-		return fn(fd, iov, cnt, off);
-	Event e = host_io_trace::begin(Event::write, fd, static_cast<uint64_t>(off), 0);
-	ssize_t r = fn(fd, iov, cnt, off);
-	e.length = r > 0 ? static_cast<uint64_t>(r) : 0;
-	host_io_trace::end(e, r >= 0);
-	return r;
+	return host_io_trace::traced_write(fd, off, [&] { return fn(fd, iov, cnt, off); });
 }
 
 int fallocate(int fd, int mode, off_t off, off_t len)
@@ -147,31 +162,13 @@ int fallocate(int fd, int mode, off_t off, off_t len)
 int fdatasync(int fd)
 {
 	static auto fn = host_io_trace::real<int (*)(int)>("fdatasync");
-	bool traced = recording;
-	Event e = traced ? host_io_trace::begin(Event::sync, fd, 0, 0) : Event{Event::sync};
-	int r = fn(fd);
-	if (int err = host_io_trace::injected_failure()) {
-		errno = err;
-		r = -1;
-	}
-	if (traced)
-		host_io_trace::end(e, r == 0);
-	return r;
+	return host_io_trace::traced_sync(fd, fn);
 }
 
 int fsync(int fd)
 {
 	static auto fn = host_io_trace::real<int (*)(int)>("fsync");
-	bool traced = recording;
-	Event e = traced ? host_io_trace::begin(Event::sync, fd, 0, 0) : Event{Event::sync};
-	int r = fn(fd);
-	if (int err = host_io_trace::injected_failure()) {
-		errno = err;
-		r = -1;
-	}
-	if (traced)
-		host_io_trace::end(e, r == 0);
-	return r;
+	return host_io_trace::traced_sync(fd, fn);
 }
 
 int io_submit(io_context_t ctx, long nr, struct iocb *ios[])

@@ -2,6 +2,7 @@
 // mount with lkl, compare with the promises, unmount, run the checker.
 // The checker of one image runs in a child process while lkl mounts the
 // next one.
+#include "image_util.hpp"
 #include "power_loss.hpp"
 #include "test_util.hpp"
 
@@ -126,14 +127,6 @@ std::string verify(const FileExpect &e, const std::string &mnt)
 	return "";
 }
 
-std::string shell_quote(const std::string &s)
-{
-	std::string q = "'";
-	for (char c : s)
-		q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-	return q + "'";
-}
-
 class Checker {
 public:
 	Checker(const FsSpec &fs, const std::string &base, const lkl_replay::Log &log,
@@ -232,8 +225,8 @@ private:
 
 	void spawn_fsck(Slot &slot, const std::string &what)
 	{
-		std::string cmd = fs_.fsck + " " + shell_quote(slot.image) + " >" +
-				  shell_quote(slot.output) + " 2>&1";
+		std::string cmd = fs_.fsck + " " + lkl_test::quote(slot.image) + " >" +
+				  lkl_test::quote(slot.output) + " 2>&1";
 		const char *argv[] = {"sh", "-c", cmd.c_str(), nullptr};
 		int err = posix_spawn(&slot.fsck, "/bin/sh", nullptr, nullptr,
 				      const_cast<char **>(argv), environ);
@@ -265,18 +258,19 @@ private:
 		if (!keep_.empty()) {
 			std::string name = keep_ + "/" + fs_.type + "-failure-" +
 					   std::to_string(sum_.failed);
-			lkl_test_copy(slot.image, name + ".img");
-			lkl_test_copy(log_.path(), name + ".wlog");
-			lkl_test_copy(base_, name + ".base");
+			keep_copy(slot.image, name + ".img");
+			keep_copy(log_.path(), name + ".wlog");
+			keep_copy(base_, name + ".base");
 			msg += "\n  kept as " + name + ".{img,wlog,base}";
 		}
 		if (sum_.failures.size() < 10)
 			sum_.failures.push_back(msg);
 	}
 
-	static void lkl_test_copy(const std::string &from, const std::string &to)
+	static void keep_copy(const std::string &from, const std::string &to)
 	{
-		std::string cmd = "cp --sparse=always " + shell_quote(from) + " " + shell_quote(to);
+		std::string cmd = "cp --sparse=always " + lkl_test::quote(from) + " " +
+				  lkl_test::quote(to);
 		if (std::system(cmd.c_str()) != 0)
 			std::fprintf(stderr, "power loss: could not keep %s\n", from.c_str());
 	}

@@ -10,6 +10,7 @@
 //
 // LKL_POWER_LOSS_RANDOM sets how many random subsets per crash point
 // (default 2), LKL_POWER_LOSS_OPS the length of the random workloads,
+// LKL_POWER_LOSS_CACHE=none the AIO backend (O_DIRECT) for the workloads,
 // LKL_POWER_LOSS_KEEP a directory where failing images are kept.
 #include "image_util.hpp"
 #include "power_loss.hpp"
@@ -280,6 +281,9 @@ power_loss::Summary run(const power_loss::FsSpec &fs, const WorkloadCase &worklo
 	lkl::Disk::Options opts;
 	opts.write_log = log.c_str();
 	opts.flags = faults;
+	const char *cache = getenv("LKL_POWER_LOSS_CACHE");
+	if (cache && std::string(cache) == "none")
+		opts.cache = lkl::Disk::Cache::none;
 	auto disk = lkl::Disk::open(img.path().c_str(), false, ec, opts);
 	if (ec)
 		throw power_loss::OpError("adding the disk: " + ec.message());

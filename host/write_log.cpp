@@ -36,9 +36,9 @@ namespace {
 namespace disk {
 namespace write_log {
 
-constexpr unsigned int fault_flags = LKL_DISK_TEST_FAULT_FLUSH_NOOP |
-				     LKL_DISK_TEST_FAULT_REORDER_WRITE |
-				     LKL_DISK_TEST_FAULT_FLUSH_UNSYNCED;
+constexpr unsigned int fault_flags =
+	LKL_DISK_TEST_FAULT_FLUSH_NOOP | LKL_DISK_TEST_FAULT_REORDER_WRITE |
+	LKL_DISK_TEST_FAULT_FLUSH_UNSYNCED | LKL_DISK_TEST_FAULT_DROP_FUA;
 
 uint64_t clock_ns(clockid_t id) noexcept
 {
@@ -135,6 +135,8 @@ public:
 			inner_->submit(io);
 			return;
 		}
+		if (faults_ & LKL_DISK_TEST_FAULT_DROP_FUA)
+			io->fua = 0;
 		if (io->type == LKL_BLK_IO_FLUSH &&
 		    (faults_ & LKL_DISK_TEST_FAULT_FLUSH_NOOP)) {
 			io->status = 0;

@@ -6,7 +6,8 @@
 // checked by xfs_repair -n / e2fsck -fn. Workloads follow fstests'
 // log-writes tests (generic/455, 457, 482) and CrashMonkey's bounded
 // workloads (Mohan et al., OSDI 2018). A broken block path (flushes not
-// done, a write reordered past a flush) must make the same checks fail.
+// done, a write reordered past a flush, FUA dropped) must make the same
+// checks fail.
 //
 // LKL_POWER_LOSS_RANDOM sets how many random subsets per crash point
 // (default 2), LKL_POWER_LOSS_OPS the length of the random workloads,
@@ -360,16 +361,19 @@ TEST_P(PowerLossFault, BrokenBlockPathIsCaught)
 
 std::string fault_name(const testing::TestParamInfo<PowerLossFault::ParamType> &info)
 {
+	unsigned fault = std::get<1>(info.param);
 	return std::get<0>(info.param) +
-	       (std::get<1>(info.param) == LKL_DISK_TEST_FAULT_FLUSH_NOOP ? "_flush_noop"
-									   : "_reorder_write");
+	       (fault == LKL_DISK_TEST_FAULT_FLUSH_NOOP    ? "_flush_noop"
+		: fault == LKL_DISK_TEST_FAULT_REORDER_WRITE ? "_reorder_write"
+							     : "_drop_fua");
 }
 
 INSTANTIATE_TEST_SUITE_P(
 	Faults, PowerLossFault,
 	testing::Combine(testing::Values("xfs", "ext4"),
 			 testing::Values(LKL_DISK_TEST_FAULT_FLUSH_NOOP,
-					 LKL_DISK_TEST_FAULT_REORDER_WRITE)),
+					 LKL_DISK_TEST_FAULT_REORDER_WRITE,
+					 LKL_DISK_TEST_FAULT_DROP_FUA)),
 	fault_name);
 
 } // namespace

@@ -212,10 +212,12 @@ struct lkl_disk_opts {
  * FLUSH_UNSYNCED: flushes are logged as done but never reach the backend
  * (a host that completes a flush without fdatasync): the log believes
  * them, the host's own calls show the lie.
+ * DROP_FUA: FUA writes reach the log and the backend as plain writes.
  */
 #define LKL_DISK_TEST_FAULT_FLUSH_NOOP		0x1U
 #define LKL_DISK_TEST_FAULT_REORDER_WRITE	0x2U
 #define LKL_DISK_TEST_FAULT_FLUSH_UNSYNCED	0x4U
+#define LKL_DISK_TEST_FAULT_DROP_FUA		0x8U
 
 /*
  * lkl_disk_add() with host-side options (opts may be NULL). Besides

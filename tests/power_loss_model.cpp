@@ -69,6 +69,16 @@ std::string parent_of(const std::string &path)
 	auto slash = path.rfind('/');
 	return slash == std::string::npos ? "" : path.substr(0, slash);
 }
+
+// Grows @data to @size: the new bytes are changed too, since a later sync of
+// a range elsewhere (an O_SYNC write) may make a smaller size durable.
+void grow(std::string &data, Ranges &changed, uint64_t size)
+{
+	if (size <= data.size())
+		return;
+	changed.add(data.size(), size);
+	data.resize(size, '\0');
+}
 } // namespace
 
 Model::Id Model::create(const std::string &path, unsigned mode)
@@ -93,8 +103,7 @@ void Model::set_ino(Id id, uint64_t ino)
 void Model::write(Id id, uint64_t off, const std::string &data)
 {
 	File &f = files_[id];
-	if (f.data.size() < off + data.size())
-		f.data.resize(off + data.size(), '\0');
+	grow(f.data, f.changed, off + data.size());
 	std::copy(data.begin(), data.end(), f.data.begin() + static_cast<long>(off));
 	f.changed.add(off, off + data.size());
 	f.durable_mtime.reset();
@@ -105,9 +114,8 @@ void Model::truncate(Id id, uint64_t size)
 	File &f = files_[id];
 	if (size < f.data.size())
 		f.changed.add(size, to_end);
-	else
-		f.changed.add(f.data.size(), size);
-	f.data.resize(size, '\0');
+	grow(f.data, f.changed, size);
+	f.data.resize(size);
 	f.durable_mtime.reset();
 }
 
@@ -115,8 +123,8 @@ void Model::zero(Id id, uint64_t off, uint64_t len, bool keep_size)
 {
 	File &f = files_[id];
 	uint64_t end = off + len;
-	if (!keep_size && end > f.data.size())
-		f.data.resize(end, '\0');
+	if (!keep_size)
+		grow(f.data, f.changed, end);
 	end = std::min<uint64_t>(end, f.data.size());
 	if (off < end)
 		std::fill(f.data.begin() + static_cast<long>(off),
@@ -129,8 +137,7 @@ void Model::extend(Id id, uint64_t size)
 {
 	File &f = files_[id];
 	if (size > f.data.size()) {
-		f.changed.add(f.data.size(), size);
-		f.data.resize(size, '\0');
+		grow(f.data, f.changed, size);
 	}
 	f.durable_mtime.reset();
 }
@@ -217,8 +224,9 @@ void Model::fdatasync(Id id)
 void Model::sync_range(Id id, uint64_t off, uint64_t len, bool names)
 {
 	File &f = files_[id];
-	// Outside `changed`, the current bytes are the durable ones or zeros
-	// past the old end in both; the range and the size are durable now.
+	// Outside `changed` the current bytes are the durable ones; the range
+	// is durable now, and the size up to its end (not beyond: writes
+	// elsewhere that grew the file stay in `changed`).
 	f.durable = std::make_shared<const std::string>(f.data);
 	f.changed.remove(off, off + len);
 	if (names) {

@@ -10,7 +10,8 @@
 // checks fail.
 //
 // LKL_POWER_LOSS_RANDOM sets how many random subsets per crash point
-// (default 2), LKL_POWER_LOSS_OPS the length of the random workloads,
+// (default 2), LKL_POWER_LOSS_OPS and LKL_POWER_LOSS_SEED the length and
+// the seed of the random workloads (default 60 and 1),
 // LKL_POWER_LOSS_CACHE=none the AIO backend (O_DIRECT) for the workloads,
 // LKL_POWER_LOSS_KEEP a directory where failing images are kept.
 #include "image_util.hpp"
@@ -249,7 +250,8 @@ const std::vector<WorkloadCase> &workloads()
 		{"osync_writes", osync_writes},
 		{"fallocate_punch", fallocate_punch},
 		{"random_ops", [](Workload &w) {
-			 random_ops(w, 1, env_number("LKL_POWER_LOSS_OPS", 60));
+			 random_ops(w, env_number("LKL_POWER_LOSS_SEED", 1),
+				    env_number("LKL_POWER_LOSS_OPS", 60));
 		 }},
 	};
 	return all;

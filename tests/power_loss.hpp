@@ -9,8 +9,8 @@
 // and CrashMonkey (Mohan et al., OSDI 2018) check them:
 //  - fsync(f): f's data, size, mode and mtime, and each name f has;
 //  - fdatasync(f): f's data and size, wherever f is found;
-//  - a write to a file opened O_SYNC: those bytes, the size and the names
-//    (O_DSYNC: the bytes and the size);
+//  - a write to a file opened O_SYNC: those bytes, the size up to their
+//    end, and the names (O_DSYNC: the bytes and the size up to their end);
 //  - fsync(dir): the names in dir, and the absence of the names removed;
 //  - sync(): everything.
 // Names change atomically (a renamed file is at its old or its new name,

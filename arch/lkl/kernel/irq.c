@@ -29,8 +29,8 @@ int lkl_trigger_irq(int irq)
 
 	if (irq <= 0 || irq >= NR_IRQS)
 		return -EINVAL;
-	/* Only between boot and halt. */
-	if (!lkl_ops || !init_task.thread.ctx || lkl_halting)
+	/* Only between boot and halt: a stopped kernel drops interrupts. */
+	if (!lkl_ops || !lkl_kernel_alive())
 		return -ENODEV;
 	__atomic_fetch_or(&lkl_irq_pending, 1UL << irq, __ATOMIC_SEQ_CST);
 	ht = lkl_host_thread_self();

@@ -4,6 +4,8 @@
 
 #ifndef __ASSEMBLY__
 
+#include <linux/types.h>
+
 struct lkl_ctx;
 struct lkl_host_thread;
 
@@ -18,6 +20,8 @@ struct thread_struct {
 	struct task_struct *prev_sched;
 	/* Non-NULL for a task that runs system calls for a host thread. */
 	struct lkl_host_thread *host;
+	/* On the list of tasks that own a context (threads.c). */
+	struct list_head contexts;
 };
 
 #define INIT_THREAD { }

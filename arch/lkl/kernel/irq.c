@@ -69,6 +69,17 @@ void lkl_run_pending_irqs(void)
 	irqs_running = false;
 }
 
+/*
+ * Busy-wait loops call cpu_relax() (asm/processor.h): with one CPU and no
+ * preemption, an interrupt raised meanwhile must run here, or a loop that
+ * waits for jiffies or for an interrupt handler never ends.
+ */
+void lkl_cpu_relax_irqs(void)
+{
+	if (lkl_irqs_enabled)
+		lkl_run_pending_irqs();
+}
+
 void __init init_IRQ(void)
 {
 	int i;

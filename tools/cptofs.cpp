@@ -7,6 +7,7 @@
 // Both directions share one copy engine over a small file system interface
 // (Fs) with two implementations: the host's system calls, and lkl's on the
 // mounted image.
+#include "emergency_exit.hpp"
 #include "image_session.hpp"
 
 #include <lkl/kernel.hpp>
@@ -31,7 +32,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
-#include <pthread.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -914,42 +914,6 @@ private:
 	std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> links_;
 };
 
-// SIGINT, SIGTERM and SIGHUP are blocked in every thread (the kernel's host
-// threads inherit the mask, so none of their system calls is interrupted)
-// and taken by one thread with sigwait, which asks the copy to stop.
-class SignalWatcher {
-public:
-	SignalWatcher()
-	{
-		// A closed stderr must not kill us with the image mounted.
-		signal(SIGPIPE, SIG_IGN);
-		sigemptyset(&set_);
-		for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1})
-			sigaddset(&set_, sig);
-		pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-		thread_ = std::thread([this] {
-			for (;;) {
-				int sig = 0;
-				if (sigwait(&set_, &sig) != 0 || sig == SIGUSR1)
-					return;
-				int none = 0;
-				stop_signal.compare_exchange_strong(none, sig);
-			}
-		});
-	}
-	~SignalWatcher()
-	{
-		pthread_kill(thread_.native_handle(), SIGUSR1);
-		thread_.join();
-	}
-	SignalWatcher(const SignalWatcher &) = delete;
-	SignalWatcher &operator=(const SignalWatcher &) = delete;
-
-private:
-	sigset_t set_;
-	std::thread thread_;
-};
-
 int usage(FILE *out, bool from_image, int status)
 {
 	if (from_image)
@@ -990,9 +954,13 @@ int usage(FILE *out, bool from_image, int status)
 		"\n"
 		"Errors name the file and the copy goes on with the next one. Exit status:\n"
 		"0 when everything was copied, 1 when anything failed, 2 for bad usage,\n"
-		"130 or 143 when stopped by SIGINT or SIGTERM. The image is always\n"
-		"unmounted cleanly before the program ends. A progress bar is shown on a\n"
-		"terminal for large copies.\n");
+		"3 when the kernel stopped with a panic (a damaged image; its last\n"
+		"messages are shown), 128 + N when stopped by signal N (130 for SIGINT,\n"
+		"143 for SIGTERM). A stop signal ends the copy and unmounts the image\n"
+		"cleanly; if that takes more than LKL_STOP_GRACE seconds (default 10),\n"
+		"or a second signal comes, the program exits at once and says whether\n"
+		"the image may need a repair (never one opened read-only). A progress\n"
+		"bar is shown on a terminal for large copies.\n");
 	return status;
 }
 
@@ -1145,13 +1113,21 @@ std::optional<int> parse(int argc, char **argv, bool from_image, Args &args)
 int copy_all(Args &args, bool from_image)
 {
 	args.image.read_only = from_image;
-	SignalWatcher signals;
+	// A closed stderr must not kill us with the image mounted.
+	signal(SIGPIPE, SIG_IGN);
+	lkl_tools::emergency_image(args.image.image, from_image);
+	lkl_tools::emergency_fstype(args.image.type);
+	lkl_tools::StopSignals signals([](int sig) {
+		int none = 0;
+		stop_signal.compare_exchange_strong(none, sig);
+	});
 	std::string error;
 	auto session = lkl_tools::ImageSession::open(args.image, error);
 	if (!session) {
 		fprintf(stderr, "%s: %s\n", prog, error.c_str());
 		return 1;
 	}
+	lkl_tools::emergency_fstype(session->type());
 	// Created files get exactly the modes asked for.
 	lkl_sys_umask(0);
 
@@ -1228,6 +1204,8 @@ int main(int argc, char **argv)
 	else if (!strcmp(base, "cptofs"))
 		from_image = false;
 	prog = from_image ? "cpfromfs" : "cptofs";
+	lkl_tools::emergency_program(prog);
+	lkl_tools::exit_on_kernel_panic();
 
 	try {
 		Args args;

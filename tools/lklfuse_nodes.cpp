@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 namespace lklfuse {
 
@@ -44,7 +45,10 @@ NodeTable::NodeTable(int root_fd)
 	  generation_(static_cast<uint32_t>(
 		  std::chrono::system_clock::now().time_since_epoch() /
 		  std::chrono::milliseconds(1))),
-	  root_fd_(root_fd)
+	  root_fd_(root_fd),
+	  mount_fd_(static_cast<int>(lkl_sys_openat(
+		  LKL_AT_FDCWD, ProcPath(root_fd).c_str(),
+		  LKL_O_RDONLY | LKL_O_DIRECTORY | LKL_O_CLOEXEC, 0)))
 {
 	struct lkl_stat st {};
 	lkl_sys_newfstatat(root_fd, "", &st, LKL_AT_EMPTY_PATH);
@@ -157,7 +161,7 @@ long NodeTable::revive(fuse_ino_t id, struct lkl_stat &st)
 		if (n.handle.empty())
 			return -ESTALE;
 		long fd = lkl_sys_open_by_handle_at(
-			root_fd_, reinterpret_cast<lkl_file_handle *>(n.handle.data()),
+			mount_fd_, reinterpret_cast<lkl_file_handle *>(n.handle.data()),
 			LKL_O_PATH | LKL_O_NOFOLLOW | LKL_O_CLOEXEC);
 		if (fd < 0)
 			return -ESTALE;
@@ -196,6 +200,8 @@ void NodeTable::close_all()
 		n.fd = -1;
 		n.nlookup = 0;
 	}
+	if (mount_fd_ >= 0)
+		lkl_sys_close(static_cast<unsigned int>(std::exchange(mount_fd_, -1)));
 }
 
 } // namespace lklfuse

@@ -114,6 +114,9 @@ private:
 	fuse_ino_t next_ = FUSE_ROOT_ID;
 	uint64_t generation_;
 	int root_fd_;
+	// The root opened for reading: open_by_handle_at() takes no O_PATH
+	// descriptor for the mount.
+	int mount_fd_;
 };
 
 } // namespace lklfuse

@@ -300,6 +300,40 @@ TEST_P(FusePosix, ModesAreTheCallersUmaskOrDefaultAcl)
 	EXPECT_EQ(m.unmount(), 0) << m.errors();
 }
 
+// fstests generic/062: extended attributes of a symbolic link itself (not
+// of its target), also after the link was renamed into another directory.
+TEST_P(FusePosix, XattrsOfSymbolicLinks)
+{
+	if (needs_root())
+		GTEST_SKIP() << "trusted.* attributes need CAP_SYS_ADMIN";
+	Lklfuse m(*img_);
+	ASSERT_TRUE(m.mounted()) << m.errors();
+	ASSERT_TRUE(write_file(m.path("target"), "t"));
+	ASSERT_EQ(symlink("target", m.path("link").c_str()), 0);
+	ASSERT_EQ(lsetxattr(m.path("link").c_str(), "trusted.on_link", "1", 1, 0), 0)
+		<< strerror(errno);
+	char value[8] = {};
+	EXPECT_EQ(getxattr(m.path("target").c_str(), "trusted.on_link", value,
+			   sizeof(value)), -1);
+	EXPECT_EQ(errno, ENODATA);
+	// user.* attributes are not allowed on links, as on a kernel mount.
+	EXPECT_EQ(lsetxattr(m.path("link").c_str(), "user.x", "1", 1, 0), -1);
+	EXPECT_EQ(errno, EPERM);
+	ASSERT_EQ(mkdir(m.path("dir").c_str(), 0755), 0);
+	ASSERT_EQ(rename(m.path("link").c_str(), m.path("dir/moved").c_str()), 0);
+	EXPECT_EQ(lgetxattr(m.path("dir/moved").c_str(), "trusted.on_link", value,
+			    sizeof(value)), 1);
+	EXPECT_STREQ(value, "1");
+	char names[64];
+	ssize_t len = llistxattr(m.path("dir/moved").c_str(), names, sizeof(names));
+	EXPECT_EQ(std::string(names, len > 0 ? len : 0), std::string("trusted.on_link", 16));
+	EXPECT_EQ(lremovexattr(m.path("dir/moved").c_str(), "trusted.on_link"), 0);
+	EXPECT_EQ(lgetxattr(m.path("dir/moved").c_str(), "trusted.on_link", value,
+			    sizeof(value)), -1);
+	EXPECT_EQ(errno, ENODATA);
+	EXPECT_EQ(m.unmount(), 0) << m.errors();
+}
+
 // fstests generic/426, 467, 477: a file handle outlives the host's cache
 // of the inode (dropped here), as on a kernel mount.
 TEST_P(FusePosix, FileHandlesOutliveTheCache)

@@ -108,16 +108,20 @@ void become_caller(fuse_req_t req)
 	set_fsuid(ctx->uid);
 }
 
+bool own_working_directory()
+{
+	// Without this, every thread's task shares init's umask and cwd.
+	if (!t_creds.own_fs && lkl_sys_unshare(LKL_CLONE_FS) == 0)
+		t_creds.own_fs = true;
+	return t_creds.own_fs;
+}
+
 void become_creating_caller(fuse_req_t req)
 {
 	become_caller(req);
 	TaskCreds &now = t_creds;
-	if (!now.own_fs) {
-		// Without this, every thread's task shares init's umask.
-		if (lkl_sys_unshare(LKL_CLONE_FS) < 0)
-			return;
-		now.own_fs = true;
-	}
+	if (!own_working_directory())
+		return;
 	int mask = static_cast<int>(fuse_req_ctx(req)->umask & 0777);
 	if (mask != now.umask) {
 		lkl_sys_umask(mask);

@@ -22,6 +22,10 @@ void become_caller(fuse_req_t req);
 // kernel ignores the umask, as it does for any caller.
 void become_creating_caller(fuse_req_t req);
 
+// Gives this thread's kernel task a working directory of its own (and
+// umask); false if it cannot.
+bool own_working_directory();
+
 // Runs with the file system's own privilege (fsuid 0, all capabilities)
 // until destroyed: for what lklfuse does behind the caller's back.
 class AsRoot {

@@ -292,8 +292,8 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi)
 // can come back to any of them. With plus, each entry but "." and ".." is
 // looked up too (a reference to its node), so that ls -l and find need no
 // lookup of their own.
-void read_dir(fuse_req_t req, size_t size, off_t offset, fuse_file_info *fi,
-	      bool plus)
+void read_dir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+	      fuse_file_info *fi, bool plus)
 {
 	Server &s = server_of(req);
 	become_caller(req);
@@ -341,7 +341,7 @@ void read_dir(fuse_req_t req, size_t size, off_t offset, fuse_file_info *fi,
 			bool dots = strcmp(d->d_name, ".") == 0 ||
 				    strcmp(d->d_name, "..") == 0;
 			if (!dots) {
-				long ret = lookup_entry(s, dir->fd, d->d_name, e);
+				long ret = lookup_entry(s, ino, d->d_name, e);
 				if (ret < 0) {
 					// Gone since getdents: skip it.
 					e = {};
@@ -378,16 +378,16 @@ void read_dir(fuse_req_t req, size_t size, off_t offset, fuse_file_info *fi,
 		fuse_reply_buf(req, out.data(), used);
 }
 
-void op_readdir(fuse_req_t req, fuse_ino_t, size_t size, off_t offset,
+void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 		fuse_file_info *fi)
 {
-	read_dir(req, size, offset, fi, false);
+	read_dir(req, ino, size, offset, fi, false);
 }
 
-void op_readdirplus(fuse_req_t req, fuse_ino_t, size_t size, off_t offset,
+void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 		    fuse_file_info *fi)
 {
-	read_dir(req, size, offset, fi, true);
+	read_dir(req, ino, size, offset, fi, true);
 }
 
 void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info *fi)

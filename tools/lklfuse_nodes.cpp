@@ -6,6 +6,8 @@
 #include <cstring>
 #include <utility>
 
+#include <sys/stat.h>
+
 namespace lklfuse {
 
 namespace {
@@ -177,6 +179,45 @@ long NodeTable::revive(fuse_ino_t id, struct lkl_stat &st)
 	n.nlookup++;
 	n.mode = st.st_mode;
 	return 0;
+}
+
+void NodeTable::named(fuse_ino_t id, fuse_ino_t parent, const char *name)
+{
+	Node &n = *slot(id);
+	if (!S_ISLNK(n.mode.load()))
+		return;
+	std::lock_guard guard(lock_);
+	try {
+		n.name = name;
+		n.parent = parent;
+	} catch (const std::bad_alloc &) {
+		n.parent = 0;
+	}
+}
+
+void NodeTable::renamed(uint64_t dev, uint64_t ino, fuse_ino_t parent,
+			const char *name)
+{
+	fuse_ino_t id;
+	{
+		std::lock_guard guard(lock_);
+		auto it = by_key_.find(Key{dev, ino});
+		if (it == by_key_.end())
+			return;
+		id = it->second;
+	}
+	named(id, parent, name);
+}
+
+bool NodeTable::name_of(fuse_ino_t id, fuse_ino_t &parent, std::string &name)
+{
+	std::lock_guard guard(lock_);
+	Node &n = *slot(id);
+	if (!n.parent || slot(n.parent)->fd < 0)
+		return false;
+	parent = n.parent;
+	name = n.name;
+	return true;
 }
 
 void NodeTable::forget(fuse_ino_t id, uint64_t count)

@@ -35,6 +35,10 @@ private:
 	friend class NodeTable;
 	uint64_t nlookup = 0;
 	uint64_t dev = 0, ino = 0;
+	// A symbolic link's last known directory (nodeid) and name: the
+	// xattr calls reach a link itself only by its name.
+	fuse_ino_t parent = 0;
+	std::string name;
 	// The kernel's file handle of a forgotten inode (struct file_handle
 	// as bytes); empty while fd is open, or if the file system has none.
 	std::vector<unsigned char> handle;
@@ -70,6 +74,13 @@ public:
 	// file handle): a new reference, with st filled in. -ESTALE when the
 	// inode is gone.
 	long revive(fuse_ino_t id, struct lkl_stat &st);
+
+	// A name of node id is parent/name now (kept for symbolic links).
+	void named(fuse_ino_t id, fuse_ino_t parent, const char *name);
+	// The inode (dev, ino) was renamed to parent/name.
+	void renamed(uint64_t dev, uint64_t ino, fuse_ino_t parent, const char *name);
+	// A symbolic link's directory and name; false if not known.
+	bool name_of(fuse_ino_t id, fuse_ino_t &parent, std::string &name);
 
 	// FUSE drops n references; the last one closes the descriptor.
 	void forget(fuse_ino_t id, uint64_t n);

@@ -116,7 +116,7 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (ret == 0)
 			fill_entry(s, parent, k, e);
 	} else {
-		ret = lookup_entry(s, fd_of(s, parent), name, e);
+		ret = lookup_entry(s, parent, name, e);
 	}
 	if (ret == -ENOENT) {
 		// Names that do not exist are cached as such.
@@ -258,11 +258,10 @@ void make_node(fuse_req_t req, fuse_ino_t parent, const char *name, Make make)
 {
 	Server &s = server_of(req);
 	become_creating_caller(req);
-	int dirfd = fd_of(s, parent);
-	long ret = make(dirfd);
+	long ret = make(fd_of(s, parent));
 	fuse_entry_param e;
 	if (ret == 0)
-		ret = lookup_entry(s, dirfd, name, e);
+		ret = lookup_entry(s, parent, name, e);
 	reply_entry_or_err(req, ret, e);
 }
 
@@ -310,8 +309,14 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	Server &s = server_of(req);
 	become_caller(req);
-	reply_result(req, lkl_sys_renameat2(fd_of(s, parent), name,
-					    fd_of(s, newparent), newname, flags));
+	long ret = lkl_sys_renameat2(fd_of(s, parent), name, fd_of(s, newparent),
+				     newname, flags);
+	struct lkl_stat k;
+	if (ret == 0 && lkl_sys_newfstatat(fd_of(s, newparent), newname, &k,
+					   LKL_AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(k.st_mode))
+		s.nodes.renamed(k.st_dev, k.st_ino, newparent, newname);
+	reply_result(req, ret);
 }
 
 // linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH, which the caller may
@@ -328,8 +333,10 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	struct lkl_stat k;
 	if (ret == 0)
 		ret = s.nodes.revive(ino, k);
-	if (ret == 0)
+	if (ret == 0) {
 		fill_entry(s, ino, k, e);
+		s.nodes.named(ino, newparent, newname);
+	}
 	reply_entry_or_err(req, ret, e);
 }
 
@@ -355,81 +362,92 @@ void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &out);
 }
 
-bool is_symlink(Server &s, fuse_ino_t ino)
+// Extended attribute calls on the inode of node ino: through its /proc
+// name, which the kernel follows to the inode, except for a symbolic link,
+// which that would follow to its target: a link is reached by its last
+// known name in its directory, made this thread's working directory.
+// call(path, follow) makes the call (follow: the variant that follows
+// symbolic links).
+template <typename Call>
+long on_xattrs(Server &s, fuse_ino_t ino, Call call)
 {
-	return S_ISLNK(s.nodes.node(ino).mode.load());
+	Node &n = s.nodes.node(ino);
+	if (!S_ISLNK(n.mode.load()))
+		return call(ProcPath(n.fd).c_str(), true);
+	fuse_ino_t parent;
+	std::string name;
+	struct lkl_stat dir_entry, link;
+	if (!s.nodes.name_of(ino, parent, name) || !own_working_directory())
+		return -EPERM;
+	int dirfd = fd_of(s, parent);
+	// The name must still be the node's: renames come through here too.
+	if (lkl_sys_newfstatat(dirfd, name.c_str(), &dir_entry,
+			       LKL_AT_SYMLINK_NOFOLLOW) < 0 ||
+	    stat_fd(n.fd, link) < 0 || dir_entry.st_ino != link.st_ino ||
+	    dir_entry.st_dev != link.st_dev)
+		return -EPERM;
+	long ret = lkl_sys_fchdir(static_cast<unsigned int>(dirfd));
+	return ret < 0 ? ret : call(name.c_str(), false);
 }
 
-// Extended attributes go through the inode's /proc name, which leads to
-// the inode itself, except for a symbolic link, where it would lead to the
-// link's target: a symbolic link shows none and takes none.
 void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		 const char *value, size_t size, int flags)
 {
 	Server &s = server_of(req);
 	become_caller(req);
-	if (is_symlink(s, ino)) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
-	long ret = lkl_sys_setxattr(ProcPath(fd_of(s, ino)).c_str(), name, value,
-				    size, flags);
+	long ret = on_xattrs(s, ino, [&](const char *path, bool follow) {
+		return follow ? lkl_sys_setxattr(path, name, value, size, flags)
+			      : lkl_sys_lsetxattr(path, name, value, size, flags);
+	});
 	// An access ACL may change the mode (and clear set-group-ID).
 	if (ret == 0 && strcmp(name, "system.posix_acl_access") == 0)
 		attributes_changed(s, ino);
 	reply_result(req, ret);
 }
 
-void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+// getxattr and listxattr: the size needed for size 0, else the value.
+void reply_xattr(fuse_req_t req, long n, size_t size, const char *buf)
 {
-	Server &s = server_of(req);
-	become_caller(req);
-	if (is_symlink(s, ino)) {
-		fuse_reply_err(req, ENODATA);
-		return;
-	}
-	std::vector<char> buf(size);
-	long n = lkl_sys_getxattr(ProcPath(fd_of(s, ino)).c_str(), name,
-				  buf.data(), size);
 	if (n < 0)
 		fuse_reply_err(req, static_cast<int>(-n));
 	else if (size == 0)
 		fuse_reply_xattr(req, static_cast<size_t>(n));
 	else
-		fuse_reply_buf(req, buf.data(), static_cast<size_t>(n));
+		fuse_reply_buf(req, buf, static_cast<size_t>(n));
+}
+
+void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	Server &s = server_of(req);
+	become_caller(req);
+	std::vector<char> buf(size);
+	long n = on_xattrs(s, ino, [&](const char *path, bool follow) {
+		return follow ? lkl_sys_getxattr(path, name, buf.data(), size)
+			      : lkl_sys_lgetxattr(path, name, buf.data(), size);
+	});
+	reply_xattr(req, n, size, buf.data());
 }
 
 void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	Server &s = server_of(req);
 	become_caller(req);
-	if (is_symlink(s, ino)) {
-		if (size == 0)
-			fuse_reply_xattr(req, 0);
-		else
-			fuse_reply_buf(req, nullptr, 0);
-		return;
-	}
 	std::vector<char> buf(size);
-	long n = lkl_sys_listxattr(ProcPath(fd_of(s, ino)).c_str(), buf.data(),
-				   size);
-	if (n < 0)
-		fuse_reply_err(req, static_cast<int>(-n));
-	else if (size == 0)
-		fuse_reply_xattr(req, static_cast<size_t>(n));
-	else
-		fuse_reply_buf(req, buf.data(), static_cast<size_t>(n));
+	long n = on_xattrs(s, ino, [&](const char *path, bool follow) {
+		return follow ? lkl_sys_listxattr(path, buf.data(), size)
+			      : lkl_sys_llistxattr(path, buf.data(), size);
+	});
+	reply_xattr(req, n, size, buf.data());
 }
 
 void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	Server &s = server_of(req);
 	become_caller(req);
-	if (is_symlink(s, ino)) {
-		fuse_reply_err(req, ENODATA);
-		return;
-	}
-	long ret = lkl_sys_removexattr(ProcPath(fd_of(s, ino)).c_str(), name);
+	long ret = on_xattrs(s, ino, [&](const char *path, bool follow) {
+		return follow ? lkl_sys_removexattr(path, name)
+			      : lkl_sys_lremovexattr(path, name);
+	});
 	if (ret == 0 && strcmp(name, "system.posix_acl_access") == 0)
 		attributes_changed(s, ino);
 	reply_result(req, ret);
@@ -468,13 +486,17 @@ long entry_of_fd(Server &s, int fd, fuse_entry_param &e)
 	return ret;
 }
 
-long lookup_entry(Server &s, int dirfd, const char *name, fuse_entry_param &e)
+long lookup_entry(Server &s, fuse_ino_t parent, const char *name,
+		  fuse_entry_param &e)
 {
-	long fd = lkl_sys_openat(dirfd, name,
+	long fd = lkl_sys_openat(fd_of(s, parent), name,
 				 LKL_O_PATH | LKL_O_NOFOLLOW | LKL_O_CLOEXEC, 0);
 	if (fd < 0)
 		return fd;
-	return entry_of_fd(s, static_cast<int>(fd), e);
+	long ret = entry_of_fd(s, static_cast<int>(fd), e);
+	if (ret == 0)
+		s.nodes.named(e.ino, parent, name);
+	return ret;
 }
 
 void attributes_changed(Server &s, fuse_ino_t ino)

@@ -49,9 +49,10 @@ fuse_lowlevel_ops operations();
 
 // Shared by the two halves.
 Server &server_of(fuse_req_t req);
-// Looks name up in the directory open at dirfd (O_PATH) and fills e (with
-// a new reference to the node); negative errno on failure.
-long lookup_entry(Server &s, int dirfd, const char *name, fuse_entry_param &e);
+// Looks name up in the directory node parent and fills e (with a new
+// reference to the node); negative errno on failure.
+long lookup_entry(Server &s, fuse_ino_t parent, const char *name,
+		  fuse_entry_param &e);
 // The entry of the inode open at fd (O_PATH, ownership passes).
 long entry_of_fd(Server &s, int fd, fuse_entry_param &e);
 void add_io_operations(fuse_lowlevel_ops &ops);

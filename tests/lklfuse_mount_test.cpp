@@ -160,9 +160,9 @@ TEST_P(FuseMount, RemountReadOnlyAndBack)
 }
 
 // After fusermount3 -u, lklfuse still writes back and unmounts inside its
-// kernel; a new mount of the image waits for that instead of failing on
-// the image's lock.
-TEST_P(FuseMount, NextMountWaitsForTheUnmounting)
+// kernel; a new mount of the image, or cptofs, waits for that instead of
+// failing on the image's lock.
+TEST_P(FuseMount, NextUserWaitsForTheUnmounting)
 {
 	for (int round = 0; round < 2; round++) {
 		Lklfuse m(*img_, "mb=512");
@@ -171,18 +171,29 @@ TEST_P(FuseMount, NextMountWaitsForTheUnmounting)
 		std::string chunk(8 << 20, 'u');
 		int fd = open(m.path("dirty").c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
 		ASSERT_GE(fd, 0);
-		for (int i = 0; i < 32; i++)
+		for (int i = 0; i < 8; i++)
 			ASSERT_EQ(write(fd, chunk.data(), chunk.size()), (ssize_t)chunk.size());
 		close(fd);
 		m.unmount_fuse_only();
+		if (round == 1) {
+			std::string out;
+			EXPECT_EQ(run(std::string(CPTOFS_PATH) + " -i " + quote(img_->path()) +
+				      " /etc/hostname /", &out), 0) << out;
+			EXPECT_EQ(m.unmount(), 0) << m.errors();
+			continue;
+		}
 		Lklfuse next(*img_);
 		ASSERT_TRUE(next.mounted()) << next.errors();
 		struct stat st;
 		ASSERT_EQ(stat(next.path("dirty").c_str(), &st), 0);
-		EXPECT_EQ(st.st_size, 32 << 23);
+		EXPECT_EQ(st.st_size, 8 << 23);
 		EXPECT_EQ(m.unmount(), 0) << m.errors();
 		EXPECT_EQ(next.unmount(), 0) << next.errors();
 	}
+	Lklfuse last(*img_, "ro");
+	ASSERT_TRUE(last.mounted()) << last.errors();
+	EXPECT_EQ(read_file(last.path("hostname")), read_file("/etc/hostname"));
+	EXPECT_EQ(last.unmount(), 0) << last.errors();
 }
 
 // A public bug report: "opts=noatime\,inode64" (the example in --help)

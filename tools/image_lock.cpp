@@ -49,7 +49,11 @@ int lock_image(const std::string &path, bool shared, bool create, double wait_s,
 		return -1;
 	}
 	using clock = std::chrono::steady_clock;
-	auto give_up = clock::now() + std::chrono::duration<double>(wait_s);
+	auto start = clock::now();
+	auto give_up = start + std::chrono::duration<double>(wait_s);
+	// A user that was just told to stop (fusermount3 -u has returned)
+	// takes a moment to notice and let go of the mark.
+	auto marked_until = start + std::chrono::seconds(2);
 	bool told = false;
 	while (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
 		int err = errno;
@@ -60,11 +64,18 @@ int lock_image(const std::string &path, bool shared, bool create, double wait_s,
 			::close(fd);
 			return -1;
 		}
-		if (marked_in_use(fd) || clock::now() >= give_up) {
+		bool marked = marked_in_use(fd);
+		auto now = clock::now();
+		if ((marked && now >= marked_until) || now >= give_up) {
 			error = in_use(path);
 			::close(fd);
 			return -1;
 		}
+		if (marked) {
+			std::this_thread::sleep_for(std::chrono::milliseconds(20));
+			continue;
+		}
+		marked_until = now; // once let go of, the mark counts at once
 		if (!told && notice) {
 			notice(path + ": waiting for the process that has it to "
 				      "finish unmounting it");

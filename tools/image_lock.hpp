@@ -9,7 +9,8 @@
 //   kernel, which takes a moment).
 //
 // So a tool that finds the image flock()ed by a user without the mark waits
-// a few seconds for it to finish, with a message, instead of failing.
+// a few seconds for it to finish, with a message, instead of failing. A
+// user that keeps the mark for 2 s has the image in use.
 #pragma once
 
 #include <string>

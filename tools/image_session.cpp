@@ -410,13 +410,16 @@ std::string ImageSession::remount(bool read_only)
 	return {};
 }
 
+void ImageSession::finishing()
+{
+	for (int fd : {image_lock_fd_, extra_lock_fd_})
+		if (fd >= 0)
+			lkl_tools::finishing(fd);
+}
+
 std::string ImageSession::close()
 {
-	// From here on a tool that wants the image waits for this one.
-	if (image_lock_fd_ >= 0)
-		finishing(image_lock_fd_);
-	if (extra_lock_fd_ >= 0)
-		finishing(extra_lock_fd_);
+	finishing();
 	std::string failed;
 	if (auto ec = mount_.unmount())
 		failed = "unmounting: " + ec.message();

@@ -66,6 +66,11 @@ public:
 	// read-only stays so). "" on success, else what failed.
 	std::string remount(bool read_only);
 
+	// This user is finishing with the image: from now on another tool
+	// that wants it waits for close() instead of failing. close() does
+	// it too; call it first thing when the end comes from outside.
+	void finishing();
+
 	// Unmounts (the file system writes everything back and, for XFS,
 	// leaves a clean log), removes the disk and halts the kernel. Safe
 	// to call twice. "" on success, else what failed.

@@ -354,6 +354,8 @@ int serve(lkl_tools::ImageSession &session, fuse_args *args,
 		[](void *s) { fuse_session_unmount(static_cast<fuse_session *>(s)); },
 		se, stop_signal);
 
+	// The mount is gone: whoever wants the image next waits for the rest.
+	session.finishing();
 	control.reset();
 	readahead.join();
 	fuse_session_unmount(se);

@@ -6,7 +6,8 @@ set -eu
 packages="build-essential cmake ccache flex bison bc python3 patch xz-utils rsync
 	linux-source-6.1 libboost-context-dev libaio-dev libgtest-dev libgmock-dev
 	xfsprogs e2fsprogs btrfs-progs dosfstools fdisk
-	libbenchmark-dev pkg-config libfuse3-dev fuse3 fuse2fs acl libblkid-dev"
+	libbenchmark-dev pkg-config libfuse3-dev fuse3 fuse2fs acl libblkid-dev
+	pybind11-dev python3-dev python3-pytest"
 
 missing=""
 for p in $packages; do

@@ -45,7 +45,9 @@ int lock_image(const std::string &path, bool shared, bool create, double wait_s,
 	int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (create ? O_CREAT : 0),
 			0644);
 	if (fd < 0) {
-		error = path + ": " + strerror(errno);
+		int err = errno;
+		error = path + ": " + strerror(err);
+		errno = err;
 		return -1;
 	}
 	using clock = std::chrono::steady_clock;
@@ -62,6 +64,7 @@ int lock_image(const std::string &path, bool shared, bool create, double wait_s,
 		if (err != EWOULDBLOCK) {
 			error = path + ": " + strerror(err);
 			::close(fd);
+			errno = err;
 			return -1;
 		}
 		bool marked = marked_in_use(fd);
@@ -69,6 +72,7 @@ int lock_image(const std::string &path, bool shared, bool create, double wait_s,
 		if ((marked && now >= marked_until) || now >= give_up) {
 			error = in_use(path);
 			::close(fd);
+			errno = EBUSY;
 			return -1;
 		}
 		if (marked) {
@@ -87,8 +91,10 @@ int lock_image(const std::string &path, bool shared, bool create, double wait_s,
 	// every writer's check (F_WRLCK) seeing the image in use.
 	struct flock fl = mark_of(F_RDLCK);
 	if (fcntl(fd, F_OFD_SETLK, &fl) < 0 && errno != EINVAL) {
-		error = path + ": " + strerror(errno);
+		int err = errno;
+		error = path + ": " + strerror(err);
 		::close(fd);
+		errno = err;
 		return -1;
 	}
 	return fd;

@@ -20,8 +20,9 @@ namespace lkl_tools {
 // Opens path (O_CREAT with create) and takes its flock, shared or
 // exclusive, then the "in use" mark. When a finishing user holds it,
 // waits up to wait_s seconds, telling how through notice. Returns the
-// descriptor holding both, or -1 with error set ("PATH: in use by another
-// process (it is locked)" when another user has it in use).
+// descriptor holding both, or -1 with error set and errno too ("PATH: in
+// use by another process (it is locked)" and EBUSY when another user has
+// it in use).
 int lock_image(const std::string &path, bool shared, bool create,
 	       double wait_s, void (*notice)(const std::string &),
 	       std::string &error);

@@ -4,6 +4,7 @@
 #include "host_use.hpp"
 #include "image_lock.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -203,12 +204,13 @@ std::string list(const std::vector<unsigned> &partitions)
 }
 
 // The kernel's type name for what partition @part of @disk holds, or ""
-// with @error saying what is there instead.
+// with @error saying what is there instead and @why the errno.
 std::string find_type(const std::string &image, const lkl::Disk &disk,
-		      unsigned part, std::string &error)
+		      unsigned part, std::string &error, int &why)
 {
 	Probe found;
 	int err = probe(disk.id(), part, disk.fd(), found);
+	why = -err;
 	if (err == -ENXIO) {
 		error = image + ": no partition " + std::to_string(part);
 		return {};
@@ -217,6 +219,8 @@ std::string find_type(const std::string &image, const lkl::Disk &disk,
 		error = image + ": reading it: " + errno_text(-err);
 		return {};
 	}
+	// mount(2)'s answer for a file system it cannot take.
+	why = EINVAL;
 	std::string where = part ? " (partition " + std::to_string(part) + ")" : "";
 	std::string type = kernel_fs_type(found.type);
 	if (found.ambiguous)
@@ -255,6 +259,9 @@ std::string mount_error(const ImageOptions &options, const std::string &type,
 	return image + ": cannot mount as " + type + ": " + ec.message();
 }
 
+// Set once a session has booted the kernel.
+std::atomic<bool> kernel_booted_once{false};
+
 } // namespace
 
 std::string recent_kernel_messages()
@@ -265,15 +272,23 @@ std::string recent_kernel_messages()
 }
 
 std::unique_ptr<ImageSession> ImageSession::open(const ImageOptions &options,
-						 std::string &error)
+						 std::string &error,
+						 std::error_code *code)
 {
 	auto s = std::make_unique<ImageSession>(Key());
 	if (s->start(options, error))
 		return s;
+	if (code)
+		*code = s->code_;
 	// What was noticed on the way may be why it failed.
 	for (const std::string &warning : s->warnings_)
 		error += "\nnote: " + warning;
 	return nullptr;
+}
+
+bool ImageSession::kernel_booted()
+{
+	return kernel_booted_once;
 }
 
 bool ImageSession::refuse_host_use(const ImageOptions &options,
@@ -306,33 +321,37 @@ bool ImageSession::start(const ImageOptions &options, std::string &error)
 	const std::string &image = options.image;
 	image_ = image;
 	read_only_ = options.read_only;
+	auto fail = [this](int err) {
+		code_ = std::error_code(err, std::generic_category());
+		return false;
+	};
 
 	struct stat st {};
 	if (::stat(image.c_str(), &st) < 0) {
 		error = image + ": " + errno_text(errno);
-		return false;
+		return fail(errno);
 	}
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
 		error = image + ": not a regular file or block device";
-		return false;
+		return fail(ENOTBLK);
 	}
 	if (options.norecovery && !options.read_only) {
 		error = image + ": norecovery reads the last checkpoint and needs "
 				"a read-only open";
-		return false;
+		return fail(EINVAL);
 	}
 	image_lock_fd_ = lock_image(image, options.read_only, false, lock_wait_s,
 				    options.notice, error);
 	if (image_lock_fd_ < 0)
-		return false;
+		return fail(errno);
 	if (!options.lock.empty()) {
 		extra_lock_fd_ = lock_image(options.lock, options.read_only, true,
 					    lock_wait_s, options.notice, error);
 		if (extra_lock_fd_ < 0)
-			return false;
+			return fail(errno);
 	}
 	if (refuse_host_use(options, st, error))
-		return false;
+		return fail(EBUSY);
 
 	KernelLog &log = kernel_log();
 	if (!options.log.empty()) {
@@ -340,7 +359,7 @@ bool ImageSession::start(const ImageOptions &options, std::string &error)
 		log.file = fopen(options.log.c_str(), "ae");
 		if (!log.file) {
 			error = options.log + ": " + errno_text(errno);
-			return false;
+			return fail(errno);
 		}
 	}
 	lkl_host_ops.print = print_to_log;
@@ -352,9 +371,10 @@ bool ImageSession::start(const ImageOptions &options, std::string &error)
 		"mem=" + std::to_string(options.mb) + "M loglevel=7", ec);
 	if (ec) {
 		error = "booting the kernel: " + ec.message();
-		return false;
+		return fail(ec.value());
 	}
 	kernel_.emplace(std::move(*kernel));
+	kernel_booted_once = true;
 
 	disk_ = lkl::Disk::open(image.c_str(), options.read_only, ec);
 	if (ec == std::errc::device_or_resource_busy && options.read_only) {
@@ -366,13 +386,14 @@ bool ImageSession::start(const ImageOptions &options, std::string &error)
 	}
 	if (ec) {
 		error = open_error(image, ec, options.read_only);
-		return false;
+		return fail(ec.value());
 	}
 
 	recent_kernel_messages();
 	std::string type = options.type;
+	int why = 0;
 	if (type.empty())
-		type = find_type(image, disk_, options.part, error);
+		type = find_type(image, disk_, options.part, error, why);
 	flags_ = options.read_only ? LKL_MS_RDONLY : 0;
 	std::string opts = take_mount_flags(options.opts, flags_);
 	if (options.norecovery && !type.empty())
@@ -383,11 +404,13 @@ bool ImageSession::start(const ImageOptions &options, std::string &error)
 					   opts.empty() ? nullptr : opts.c_str(), ec);
 	if (type.empty() || ec) {
 		std::string said = recent_kernel_messages();
-		if (!type.empty())
+		if (!type.empty()) {
 			error = mount_error(options, type, opts, ec, said);
+			why = ec.value();
+		}
 		if (!said.empty())
 			error += "\nthe kernel said:\n" + said;
-		return false;
+		return fail(why);
 	}
 	type_ = type_of(root());
 	return true;

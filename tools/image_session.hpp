@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace lkl_tools {
@@ -42,8 +43,12 @@ public:
 	// nullptr, and error says what went wrong in words, followed by what
 	// the kernel logged about it. What the user should know although it
 	// worked (a read-only image the host has mounted) is in warnings().
+	// With @code, the errno it failed with there too (EBUSY for an image
+	// in use, EINVAL for no file system lkl mounts, ENXIO for no such
+	// partition, the system's errno otherwise).
 	static std::unique_ptr<ImageSession> open(const ImageOptions &options,
-						  std::string &error);
+						  std::string &error,
+						  std::error_code *code = nullptr);
 	struct Key {
 	private:
 		friend class ImageSession;
@@ -54,6 +59,10 @@ public:
 	~ImageSession();
 	ImageSession(const ImageSession &) = delete;
 	ImageSession &operator=(const ImageSession &) = delete;
+
+	// Has a session of this process booted the kernel? It boots once per
+	// process: after its halt, open() fails.
+	static bool kernel_booted();
 
 	// The mount point inside the kernel, e.g. "/mnt/vda".
 	const std::string &root() const { return mount_.path(); }
@@ -95,6 +104,7 @@ private:
 	// O_EXCL claims on the host's loop devices backed by the image.
 	std::vector<int> loop_claims_;
 	std::vector<std::string> warnings_;
+	std::error_code code_; // why start() failed
 	std::optional<lkl::Kernel> kernel_;
 	lkl::Disk disk_;
 	lkl::Mount mount_;

@@ -275,6 +275,66 @@ TEST_P(FusePosix, UnprivilegedRenamesLeaveNamesRight)
 	EXPECT_EQ(m.unmount(), 0) << m.errors();
 }
 
+int link_as_user(const std::string &top)
+{
+	return link((top + "/roots").c_str(), (top + "/open/link").c_str()) == 0
+		       ? 0
+		       : 10 + errno % 100;
+}
+
+// Sets a host sysctl for the life of the object and puts the old value
+// back (fstests generic/597 changes the same settings the same way).
+class HostSysctl {
+public:
+	HostSysctl(const std::string &name, const std::string &value)
+		: path_("/proc/sys/" + name), old_(read_file(path_))
+	{
+		set_ = !old_.empty() && write_file(path_, value);
+	}
+	~HostSysctl()
+	{
+		if (set_)
+			write_file(path_, old_);
+	}
+	HostSysctl(const HostSysctl &) = delete;
+	HostSysctl &operator=(const HostSysctl &) = delete;
+	bool set() const { return set_; }
+
+private:
+	std::string path_, old_;
+	bool set_ = false;
+};
+
+// fstests generic/597: whether a user may hard-link a file it does not
+// own is the host kernel's fs.protected_hardlinks to decide. The kernel
+// inside has its own setting (1 by default, as Debian builds it) and must
+// not refuse what the host allowed. Checked with the host's setting at 0
+// (the host refuses by itself with 1) and at 1.
+TEST_P(FusePosix, ProtectedHardLinksAreTheHostsSetting)
+{
+	if (needs_root())
+		GTEST_SKIP() << "needs root to act as another user";
+	Lklfuse m(*img_, "allow_other,default_permissions");
+	ASSERT_TRUE(m.mounted()) << m.errors();
+	ASSERT_EQ(chmod(m.path().c_str(), 0755), 0);
+	ASSERT_TRUE(write_file(m.path("roots"), "r"));
+	ASSERT_EQ(chmod(m.path("roots").c_str(), 0600), 0);
+	ASSERT_EQ(mkdir(m.path("open").c_str(), 0777), 0);
+	ASSERT_EQ(chmod(m.path("open").c_str(), 0777), 0);
+	{
+		HostSysctl protect("fs/protected_hardlinks", "1");
+		if (!protect.set())
+			GTEST_SKIP() << "cannot set the host's fs.protected_hardlinks";
+		EXPECT_EQ(as_user(65534, 65534, link_as_user, m.path()), 10 + EPERM);
+	}
+	{
+		HostSysctl allow("fs/protected_hardlinks", "0");
+		ASSERT_TRUE(allow.set());
+		EXPECT_EQ(as_user(65534, 65534, link_as_user, m.path()), 0);
+	}
+	EXPECT_EQ(m.unmount(), 0) << m.errors();
+}
+
 // A public bug report: the kernel inside applied its own umask (022) on
 // top of the caller's, and under a default ACL granting everything the
 // caller's umask, which the ACL replaces.

@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace lklfuse {
 
@@ -56,13 +57,34 @@ void after_change(fuse_req_t req, Server &s, fuse_ino_t ino)
 		attributes_changed(s, ino);
 }
 
+// The host kernel's open for execve() (do_open_execat) has __FMODE_EXEC
+// (include/linux/fcntl.h) among the flags it sends: the caller needs
+// execute permission, not read permission.
+constexpr int fmode_exec = 0x20;
+
+// Opens a node for FUSE's open as the caller. An open for execve() is
+// checked for the caller's execute permission and then made with the file
+// system's privilege, since the kernel's openat() asks for read
+// permission, which a file of mode 0711 does not give its users.
+long open_node(fuse_req_t req, const Node &node, int flags)
+{
+	become_caller(req);
+	ProcPath path(node.fd);
+	if (!(flags & fmode_exec))
+		return lkl_sys_openat(LKL_AT_FDCWD, path.c_str(), reopen_flags(flags), 0);
+	long ret = lkl_sys_faccessat2(LKL_AT_FDCWD, path.c_str(), X_OK,
+				      LKL_AT_EACCESS);
+	if (ret < 0)
+		return ret;
+	AsRoot root;
+	return lkl_sys_openat(LKL_AT_FDCWD, path.c_str(),
+			      reopen_flags(flags & ~fmode_exec), 0);
+}
+
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info *fi)
 {
 	Server &s = server_of(req);
-	become_caller(req);
-	long fd = lkl_sys_openat(LKL_AT_FDCWD,
-				 ProcPath(s.nodes.node(ino).fd).c_str(),
-				 reopen_flags(fi->flags), 0);
+	long fd = open_node(req, s.nodes.node(ino), fi->flags);
 	if (fd < 0) {
 		fuse_reply_err(req, static_cast<int>(-fd));
 		return;

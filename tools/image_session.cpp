@@ -259,9 +259,6 @@ std::string mount_error(const ImageOptions &options, const std::string &type,
 	return image + ": cannot mount as " + type + ": " + ec.message();
 }
 
-// Set once a session has booted the kernel.
-std::atomic<bool> kernel_booted_once{false};
-
 } // namespace
 
 std::string recent_kernel_messages()
@@ -284,11 +281,6 @@ std::unique_ptr<ImageSession> ImageSession::open(const ImageOptions &options,
 	for (const std::string &warning : s->warnings_)
 		error += "\nnote: " + warning;
 	return nullptr;
-}
-
-bool ImageSession::kernel_booted()
-{
-	return kernel_booted_once;
 }
 
 bool ImageSession::refuse_host_use(const ImageOptions &options,
@@ -374,7 +366,6 @@ bool ImageSession::start(const ImageOptions &options, std::string &error)
 		return fail(ec.value());
 	}
 	kernel_.emplace(std::move(*kernel));
-	kernel_booted_once = true;
 
 	disk_ = lkl::Disk::open(image.c_str(), options.read_only, ec);
 	if (ec == std::errc::device_or_resource_busy && options.read_only) {

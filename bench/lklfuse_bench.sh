@@ -77,7 +77,7 @@ fresh_image() {
 	rm -f "$work/img"
 	truncate -s 4G "$work/img"
 	case $1 in
-	*-xfs) mkfs.xfs -q -f "$work/img" ;;
+	*-xfs | *-xfs-*) mkfs.xfs -q -f "$work/img" ;;
 	*-ext4) mkfs.ext4 -q -F "$work/img" ;;
 	esac
 }

@@ -33,7 +33,11 @@
 
 using lkl_test::have;
 using lkl_test::Image;
+using lkl_test::quote;
+using lkl_test::run_on_image;
+using lkl_test::Result;
 using lkl_test::run;
+using lkl_test::TempDir;
 
 namespace {
 
@@ -41,39 +45,6 @@ constexpr unsigned long long MiB = 1ULL << 20;
 
 const std::string cptofs = CPTOFS_BIN;
 const std::string cpfromfs = CPFROMFS_BIN;
-
-std::string quote(const std::string &s)
-{
-	std::string q = "'";
-	for (char c : s)
-		q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-	return q + "'";
-}
-
-// A fresh host directory, removed with the object.
-class TempDir {
-public:
-	TempDir()
-	{
-		char tmpl[] = "/tmp/cptofs-test-XXXXXX";
-		if (!mkdtemp(tmpl))
-			throw std::runtime_error("mkdtemp failed");
-		path_ = tmpl;
-	}
-	// Copies of read-only directories need write permission back first.
-	~TempDir() { run("chmod -R u+w " + quote(path_) + "; rm -rf " + quote(path_)); }
-	TempDir(const TempDir &) = delete;
-	TempDir &operator=(const TempDir &) = delete;
-
-	std::string operator/(const std::string &name) const
-	{
-		return path_ + "/" + name;
-	}
-	const std::string &path() const { return path_; }
-
-private:
-	std::string path_;
-};
 
 struct Fs {
 	const char *name;
@@ -352,19 +323,6 @@ std::string build_crafted_tree(const std::string &root)
 }
 
 // A tool's exit status and everything it printed.
-struct Result {
-	int status;
-	std::string output;
-};
-
-Result tool(const std::string &bin, const std::string &image,
-	    const std::string &args)
-{
-	Result r;
-	r.status = run(bin + " -i " + quote(image) + " " + args, &r.output);
-	return r;
-}
-
 class RoundTrip : public ::testing::TestWithParam<Fs> {
 protected:
 	void SetUp() override
@@ -379,11 +337,11 @@ protected:
 	void round_trip(const std::string &src, const std::string &out,
 			bool atime)
 	{
-		Result in = tool(cptofs, image_.path(), quote(src) + " /");
+		Result in = run_on_image(cptofs, image_.path(), quote(src) + " /");
 		ASSERT_EQ(in.status, 0) << in.output;
 		EXPECT_EQ(check_image(GetParam(), image_), "");
 		std::string name = src.substr(src.rfind('/'));
-		Result back = tool(cpfromfs, image_.path(), quote(name) + " " + quote(out));
+		Result back = run_on_image(cpfromfs, image_.path(), quote(name) + " " + quote(out));
 		ASSERT_EQ(back.status, 0) << back.output;
 		TreeCompare cmp(atime, geteuid() == 0);
 		cmp.compare(src, out);
@@ -457,7 +415,7 @@ protected:
 	void expect_image_holds(const std::map<std::string, std::string> &files)
 	{
 		TempDir all;
-		Result r = tool(cpfromfs, image_.path(), "/ " + quote(all.path()));
+		Result r = run_on_image(cpfromfs, image_.path(), "/ " + quote(all.path()));
 		ASSERT_EQ(r.status, 0) << r.output;
 		for (const auto &[name, text] : files)
 			EXPECT_EQ(read_file(all / name), text) << name;
@@ -473,16 +431,16 @@ TEST_F(Cptofs, OwnerAndGroupOverride)
 		GTEST_SKIP() << "giving files to other users needs root";
 	std::string tree = host_ / "tree";
 	build_crafted_tree(tree);
-	Result in = tool(cptofs, image_.path(), "-o 1234 -g 5678 " + quote(tree) + " /");
+	Result in = run_on_image(cptofs, image_.path(), "-o 1234 -g 5678 " + quote(tree) + " /");
 	ASSERT_EQ(in.status, 0) << in.output;
 
 	const struct passwd *nobody = getpwnam("nobody");
 	std::string owner = nobody ? "-o nobody" : "--owner 77";
 	uid_t uid = nobody ? nobody->pw_uid : 77;
 	std::string out = host_ / "out";
-	Result back = tool(cpfromfs, image_.path(), "/tree/sub " + quote(out));
+	Result back = run_on_image(cpfromfs, image_.path(), "/tree/sub " + quote(out));
 	ASSERT_EQ(back.status, 0) << back.output;
-	Result back_owned = tool(cpfromfs, image_.path(),
+	Result back_owned = run_on_image(cpfromfs, image_.path(),
 				 owner + " --group 99 /tree " + quote(host_ / "owned"));
 	ASSERT_EQ(back_owned.status, 0) << back_owned.output;
 
@@ -509,17 +467,17 @@ TEST_F(Cptofs, SingleFileAndNewNames)
 
 	// One source to a new name; several into a directory; a directory
 	// to a new name; "dir/." copies the contents.
-	ASSERT_EQ(tool(cptofs, image_.path(), quote(host_ / "a") + " /renamed").status, 0);
+	ASSERT_EQ(run_on_image(cptofs, image_.path(), quote(host_ / "a") + " /renamed").status, 0);
 	ASSERT_EQ(run(cptofs + " -i " + quote(image_.path()) + " --filesystem-type xfs " +
 		      quote(host_ / "a") + " " + quote(host_ / "b") + " /"),
 		  0);
-	ASSERT_EQ(tool(cptofs, image_.path(), quote(host_ / "d") + " /newdir").status, 0);
-	ASSERT_EQ(tool(cptofs, image_.path(), quote(host_ / "d/.") + " /").status, 0);
+	ASSERT_EQ(run_on_image(cptofs, image_.path(), quote(host_ / "d") + " /newdir").status, 0);
+	ASSERT_EQ(run_on_image(cptofs, image_.path(), quote(host_ / "d/.") + " /").status, 0);
 	// Replacing an existing file.
 	write_file(host_ / "a", "replaced\n", 0600);
-	ASSERT_EQ(tool(cptofs, image_.path(), quote(host_ / "a") + " /renamed").status, 0);
+	ASSERT_EQ(run_on_image(cptofs, image_.path(), quote(host_ / "a") + " /renamed").status, 0);
 
-	Result many = tool(cptofs, image_.path(),
+	Result many = run_on_image(cptofs, image_.path(),
 			   quote(host_ / "a") + " " + quote(host_ / "b") + " /renamed");
 	EXPECT_NE(many.status, 0);
 	EXPECT_NE(many.output.find("/renamed"), std::string::npos) << many.output;
@@ -545,7 +503,7 @@ TEST_F(Cptofs, LinksInImagePaths)
 	symlink("real", (tree + "/rel").c_str());
 	symlink("/abs/sub", (tree + "/deep").c_str());
 	symlink("../../abs/./sub/..", (tree + "/real/sub/up").c_str());
-	ASSERT_EQ(tool(cptofs, image_.path(), quote(tree + "/.") + " /").status, 0);
+	ASSERT_EQ(run_on_image(cptofs, image_.path(), quote(tree + "/.") + " /").status, 0);
 
 	for (const char *name : {"f1", "f2", "f3", "f4", "f5"})
 		write_file(host_ / name, std::string(name) + "\n");
@@ -554,12 +512,12 @@ TEST_F(Cptofs, LinksInImagePaths)
 					std::pair{"f3", "/abs/renamed3"},
 					std::pair{"f4", "/deep"},
 					std::pair{"f5", "/real/sub/up/renamed5"}}) {
-		Result r = tool(cptofs, image_.path(), quote(host_ / file) + " " + dst);
+		Result r = run_on_image(cptofs, image_.path(), quote(host_ / file) + " " + dst);
 		EXPECT_EQ(r.status, 0) << dst << ": " << r.output;
 	}
 
 	TempDir out;
-	Result back = tool(cpfromfs, image_.path(),
+	Result back = run_on_image(cpfromfs, image_.path(),
 			   "/abs/f1 /deep/f4 /abs " + quote(out.path()));
 	ASSERT_EQ(back.status, 0) << back.output;
 	EXPECT_EQ(read_file(out / "f1"), "f1\n");
@@ -581,7 +539,7 @@ TEST_F(Cptofs, MissingSourceIsNamedAndTheRestCopied)
 {
 	write_file(host_ / "one", "1\n");
 	write_file(host_ / "two", "2\n");
-	Result r = tool(cptofs, image_.path(),
+	Result r = run_on_image(cptofs, image_.path(),
 			quote(host_ / "one") + " " + quote(host_ / "nonexistent") +
 				" " + quote(host_ / "two") + " /");
 	EXPECT_EQ(r.status, 1);
@@ -592,7 +550,7 @@ TEST_F(Cptofs, MissingSourceIsNamedAndTheRestCopied)
 	EXPECT_EQ(check_image(xfs, image_), "");
 
 	TempDir out;
-	Result back = tool(cpfromfs, image_.path(),
+	Result back = run_on_image(cpfromfs, image_.path(),
 			   "/one /missing-in-image /two " + quote(out.path()));
 	EXPECT_EQ(back.status, 1);
 	EXPECT_NE(back.output.find("cpfromfs: /missing-in-image: No such file or directory"),
@@ -629,7 +587,7 @@ TEST_F(Cptofs, UnreadableFilesAsAUser)
 	if (geteuid() != 0)
 		chmod((tree + "/closed").c_str(), 0000);
 
-	Result r = tool(as_user + cptofs, image_.path(), quote(tree) + " /");
+	Result r = run_on_image(as_user + cptofs, image_.path(), quote(tree) + " /");
 	EXPECT_EQ(r.status, 1);
 	EXPECT_NE(r.output.find("cptofs: " + tree + "/secret: Permission denied"),
 		  std::string::npos)
@@ -639,7 +597,7 @@ TEST_F(Cptofs, UnreadableFilesAsAUser)
 		<< r.output;
 	EXPECT_EQ(check_image(xfs, image_), "");
 
-	Result back = tool(as_user + cpfromfs, image_.path(),
+	Result back = run_on_image(as_user + cpfromfs, image_.path(),
 			   "/tree " + quote(host_ / "out"));
 	EXPECT_EQ(back.status, 0) << back.output;
 	EXPECT_EQ(read_file(host_ / "out/ok"), "readable\n");
@@ -651,11 +609,11 @@ TEST_F(Cptofs, ImageHeldByAnotherProcessIsBusy)
 	ASSERT_GE(fd, 0);
 	ASSERT_EQ(flock(fd, LOCK_EX), 0);
 	write_file(host_ / "f", "f\n");
-	Result r = tool(cptofs, image_.path(), quote(host_ / "f") + " /");
+	Result r = run_on_image(cptofs, image_.path(), quote(host_ / "f") + " /");
 	EXPECT_EQ(r.status, 1);
 	EXPECT_NE(r.output.find("in use by another process"), std::string::npos)
 		<< r.output;
-	Result r2 = tool(cpfromfs, image_.path(), "/ " + quote(host_.path()));
+	Result r2 = run_on_image(cpfromfs, image_.path(), "/ " + quote(host_.path()));
 	EXPECT_EQ(r2.status, 1);
 	EXPECT_NE(r2.output.find("in use by another process"), std::string::npos)
 		<< r2.output;
@@ -688,7 +646,7 @@ TEST_F(Cptofs, SignalStopsTheCopyAndUnmountsCleanly)
 
 TEST(CptofsErrors, MissingImage)
 {
-	Result r = tool(cptofs, "/nonexistent/disk.img", "/etc/hostname /");
+	Result r = run_on_image(cptofs, "/nonexistent/disk.img", "/etc/hostname /");
 	EXPECT_EQ(r.status, 1);
 	EXPECT_NE(r.output.find("/nonexistent/disk.img: No such file or directory"),
 		  std::string::npos)
@@ -702,12 +660,12 @@ TEST(CptofsErrors, UnrecognisedImage)
 	for (size_t i = 0; i < junk.size(); i++)
 		junk[i] = static_cast<char>(i * 7919 >> 3);
 	write_file(image.path(), junk);
-	Result r = tool(cpfromfs, image.path(), "/ /tmp");
+	Result r = run_on_image(cpfromfs, image.path(), "/ /tmp");
 	EXPECT_EQ(r.status, 1);
 	EXPECT_NE(r.output.find("no xfs, ext4, btrfs or vfat file system found"),
 		  std::string::npos)
 		<< r.output;
-	Result typed = tool(cptofs, image.path(), "-t xfs /etc/hostname /");
+	Result typed = run_on_image(cptofs, image.path(), "-t xfs /etc/hostname /");
 	EXPECT_EQ(typed.status, 1);
 	EXPECT_NE(typed.output.find("cannot mount as xfs"), std::string::npos)
 		<< typed.output;

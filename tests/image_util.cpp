@@ -29,6 +29,36 @@ bool have(const char *tool)
 	return run(std::string("command -v ") + tool + " >/dev/null") == 0;
 }
 
+std::string quote(const std::string &s)
+{
+	std::string q = "'";
+	for (char c : s)
+		q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+	return q + "'";
+}
+
+Result run_on_image(const std::string &bin, const std::string &image,
+		    const std::string &args)
+{
+	Result r;
+	r.status = run(bin + " -i " + quote(image) + " " + args, &r.output);
+	return r;
+}
+
+TempDir::TempDir()
+{
+	char tmpl[] = "/tmp/lkl-test-dir-XXXXXX";
+	if (!mkdtemp(tmpl))
+		throw std::runtime_error("mkdtemp failed");
+	path_ = tmpl;
+}
+
+// Copies of read-only directories need write permission back first.
+TempDir::~TempDir()
+{
+	run("chmod -R u+w " + quote(path_) + "; rm -rf " + quote(path_));
+}
+
 Image::Image(unsigned long long size, const char *name)
 {
 	char tmpl[] = "/tmp/lkl-test-XXXXXX";

@@ -14,6 +14,37 @@ int run(const std::string &cmd, std::string *out = nullptr);
 // Is @tool on PATH?
 bool have(const char *tool);
 
+// @s as one single-quoted shell word.
+std::string quote(const std::string &s);
+
+// A fresh host directory, removed (made writable first) with the object.
+class TempDir {
+public:
+	TempDir();
+	~TempDir();
+	TempDir(const TempDir &) = delete;
+	TempDir &operator=(const TempDir &) = delete;
+
+	std::string operator/(const std::string &name) const
+	{
+		return path_ + "/" + name;
+	}
+	const std::string &path() const { return path_; }
+
+private:
+	std::string path_;
+};
+
+// What a program run on an image said: its exit status and output.
+struct Result {
+	int status;
+	std::string output;
+};
+
+// Runs "BIN -i IMAGE ARGS", as cptofs and cpfromfs take their image.
+Result run_on_image(const std::string &bin, const std::string &image,
+		    const std::string &args);
+
 // A sparse image file of @size bytes in a fresh temporary directory,
 // deleted with the object.
 class Image {

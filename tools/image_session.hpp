@@ -4,9 +4,13 @@
 
 #include <lkl/kernel.hpp>
 
+#include <sys/stat.h>
+
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
+#include <vector>
 
 namespace lkl_tools {
 
@@ -19,16 +23,26 @@ struct ImageOptions {
 	unsigned int mb = 128;	// kernel memory in MiB
 	std::string log;	// append kernel messages to this file
 	std::string lock;	// also hold an exclusive lock on this file
+	// Mount without replaying the journal or log (read-only only): the
+	// last checkpoint of a file system that was not unmounted cleanly.
+	bool norecovery = false;
 };
 
 // A booted kernel with the image mounted. One per process.
 class ImageSession {
 public:
-	// Locks the image (and options.lock) exclusively, boots, adds the
-	// disk and mounts it. On failure: nullptr, and error says what went
-	// wrong in words, followed by what the kernel logged about it.
+	// Locks the image (and options.lock) exclusively, checks that the
+	// host does not use it (a mounted loop device backed by it, a mounted
+	// block device), boots, adds the disk and mounts it. On failure:
+	// nullptr, and error says what went wrong in words, followed by what
+	// the kernel logged about it. What the user should know although it
+	// worked (a read-only image the host has mounted) is in warnings().
+	// With @code, the errno it failed with there too (EBUSY for an image
+	// in use, EINVAL for no file system lkl mounts, ENXIO for no such
+	// partition, the system's errno otherwise).
 	static std::unique_ptr<ImageSession> open(const ImageOptions &options,
-						  std::string &error);
+						  std::string &error,
+						  std::error_code *code = nullptr);
 	struct Key {
 	private:
 		friend class ImageSession;
@@ -44,6 +58,8 @@ public:
 	const std::string &root() const { return mount_.path(); }
 	// The mounted file system's type, as the kernel names it.
 	const std::string &type() const { return type_; }
+	// Things the user should know, one line each, without a prefix.
+	const std::vector<std::string> &warnings() const { return warnings_; }
 
 	// Unmounts (the file system writes everything back and, for XFS,
 	// leaves a clean log), removes the disk and halts the kernel. Safe
@@ -51,8 +67,19 @@ public:
 	std::string close();
 
 private:
+	// open()'s work; false with error set on failure.
+	bool start(const ImageOptions &options, std::string &error);
+	// Refuses (true, error set) a writable open of an image file that a
+	// loop device of the host backed by it has mounted; claims the others.
+	bool refuse_host_use(const ImageOptions &options, const struct stat &st,
+			     std::string &error);
+
 	int image_lock_fd_ = -1;
 	int extra_lock_fd_ = -1;
+	// O_EXCL claims on the host's loop devices backed by the image.
+	std::vector<int> loop_claims_;
+	std::vector<std::string> warnings_;
+	std::error_code code_; // why start() failed
 	std::optional<lkl::Kernel> kernel_;
 	lkl::Disk disk_;
 	lkl::Mount mount_;

@@ -43,6 +43,7 @@ struct Config {
 	unsigned int mb = 128;
 	unsigned int part = 0;
 	int read_only = 0;
+	int norecovery = 0;
 	std::string image;
 	int nonopts = 0;
 };
@@ -58,6 +59,7 @@ const fuse_opt option_spec[] = {
 	LKLFUSE_OPT("lock=%s", lock),
 	LKLFUSE_OPT("mb=%u", mb),
 	LKLFUSE_OPT("part=%u", part),
+	LKLFUSE_OPT("norecovery", norecovery),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -114,6 +116,10 @@ void usage(const char *prog)
 	       "escape ',' and '=' in\n"
 	       "                           them with '\\' (e.g. "
 	       "opts=noatime\\,inode64)\n"
+	       "    -o norecovery          with ro: do not replay the "
+	       "journal of a file system\n"
+	       "                           that was not unmounted cleanly; "
+	       "show its last checkpoint\n"
 	       "    -o mb=N                kernel memory in MiB (default: "
 	       "128)\n"
 	       "    -o log=FILE            append the kernel's messages to "
@@ -126,14 +132,17 @@ void usage(const char *prog)
 	       "system's own\n"
 	       "permission checks decide (with -o allow_other, for every "
 	       "user).\n"
+	       "Exit status: 0 after fusermount3 -u, 128+N after signal N "
+	       "(SIGTERM: 143,\n"
+	       "SIGINT: 130, SIGHUP: 129), 1 on errors, 2 for bad usage, 3 "
+	       "after a kernel\n"
+	       "panic (a damaged image: the kernel's last messages are shown).\n"
 	       "If unmounting after a stop signal takes more than "
 	       "LKL_STOP_GRACE seconds\n"
 	       "(default 10), or a second signal comes, lklfuse exits at once "
 	       "with status\n"
-	       "128 + the signal, saying whether the image may need a repair. "
-	       "A kernel panic\n"
-	       "(a damaged image) shows the kernel's last messages and exits "
-	       "with status 3.\n\n",
+	       "128 + the signal, saying whether the image may need a "
+	       "repair.\n\n",
 	       prog);
 }
 
@@ -274,9 +283,11 @@ int serve(lkl_tools::ImageSession &session, fuse_args *args,
 
 	// The stat waits for FUSE's INIT, which the loop below answers.
 	std::thread readahead(raise_readahead, std::string(cmd.mountpoint));
+	int stop_signal = 0;
 	int ret = lklfuse::serve_requests(
 		fuse_get_session(fs), cmd.singlethread ? 1 : cmd.max_threads,
-		[](void *f) { fuse_unmount(static_cast<fuse *>(f)); }, fs);
+		[](void *f) { fuse_unmount(static_cast<fuse *>(f)); }, fs,
+		stop_signal);
 
 	readahead.join();
 	fuse_unmount(fs);
@@ -291,7 +302,8 @@ int serve(lkl_tools::ImageSession &session, fuse_args *args,
 		report(std::string("reading /dev/fuse: ") + strerror(-ret));
 		return 1;
 	}
-	return 0;
+	// The tools' convention: stopped by signal N, after a clean unmount.
+	return stop_signal ? 128 + stop_signal : 0;
 }
 
 } // namespace
@@ -332,6 +344,7 @@ int main(int argc, char **argv)
 	options.mb = conf.mb;
 	options.part = conf.part;
 	options.read_only = conf.read_only;
+	options.norecovery = conf.norecovery;
 	if (options.mb < 16) {
 		fprintf(stderr, "lklfuse: mb=%u is too little memory for the "
 				"kernel (at least 16)\n", options.mb);
@@ -383,6 +396,9 @@ int main(int argc, char **argv)
 			report(error);
 		status = 1;
 	} else {
+		// Before the daemon detaches, where the user sees them.
+		for (const std::string &warning : session->warnings())
+			fprintf(stderr, "lklfuse: warning: %s\n", warning.c_str());
 		status = serve(*session, &args, cmd,
 			       startup.active() ? &startup : nullptr);
 	}

@@ -76,6 +76,9 @@ public:
 		unmount_arg_ = arg;
 	}
 
+	// The signal that stopped the loop, or 0.
+	int stop_signal() const { return stop_signal_; }
+
 private:
 	// Called with lock_ held.
 	void start_worker()
@@ -178,6 +181,7 @@ private:
 			// The orderly end must come in time (the kernel may be
 			// stuck); unmounting FUSE makes the reader return.
 			first = sig;
+			stop_signal_ = sig;
 			lkl_tools::grace_period().start(sig);
 			fuse_session_exit(se_);
 			if (unmount_)
@@ -198,16 +202,19 @@ private:
 	bool ended_ = false;
 	unsigned int idle_ = 0;
 	int error_ = 0;
+	int stop_signal_ = 0;
 };
 
 } // namespace
 
 int serve_requests(fuse_session *se, unsigned int max_threads,
-		   void (*unmount)(void *), void *arg)
+		   void (*unmount)(void *), void *arg, int &stop_signal)
 {
 	RequestLoop loop(se, max_threads, pthread_self());
 	loop.request_stop(unmount, arg);
-	return loop.run();
+	int err = loop.run();
+	stop_signal = loop.stop_signal();
+	return err;
 }
 
 void block_stop_signals()

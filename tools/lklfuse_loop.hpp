@@ -17,9 +17,10 @@ void block_stop_signals();
 
 // Serves se with up to max_threads threads until the file system is
 // unmounted (fusermount3 -u), or SIGINT, SIGTERM or SIGHUP arrive (then
-// calls unmount(arg)). Call from the main thread; returns 0, or the error
-// that ended the loop.
+// calls unmount(arg) and sets stop_signal to the signal's number; else it
+// is 0). Call from the main thread; returns 0, or the error that ended the
+// loop.
 int serve_requests(fuse_session *se, unsigned int max_threads,
-		   void (*unmount)(void *), void *arg);
+		   void (*unmount)(void *), void *arg, int &stop_signal);
 
 } // namespace lklfuse

@@ -99,6 +99,24 @@ static long dev_node(const char *name, char *path, size_t len)
 	return LKL_S_ISBLK(st.st_mode) ? 0 : -LKL_ENOTBLK;
 }
 
+int lkl_get_virtio_blkdev(int disk_id, unsigned int part, uint32_t *pdevid)
+{
+	char name[32], dev[64];
+	struct lkl_stat st;
+	long err;
+
+	if (disk_id < 0 || !pdevid)
+		return -LKL_EINVAL;
+	dev_name((unsigned int)disk_id, part, name, sizeof(name));
+	err = dev_node(name, dev, sizeof(dev));
+	if (err == 0)
+		err = lkl_sys_stat(dev, &st);
+	if (err < 0)
+		return (int)err;
+	*pdevid = (uint32_t)st.st_rdev;
+	return 0;
+}
+
 long lkl_mount_dev(unsigned int disk_id, unsigned int part,
 		   const char *fs_type, int flags, const char *opts,
 		   char *mnt_str, unsigned int mnt_str_len)

@@ -277,6 +277,21 @@ public:
 	// file system refuses O_DIRECT, e.g. tmpfs, the image is opened
 	// buffered instead).
 	enum class Cache { writeback, none };
+	// Whether a block device is opened exclusively (O_EXCL): then the
+	// host kernel refuses the open with EBUSY while it has the device or a
+	// partition of it mounted or held, and refuses to mount it while the
+	// Disk has it. Regular files are not affected.
+	enum class Sharing { exclusive, shared };
+
+	// How to add the disk (see struct lkl_disk_opts in <lkl.h>).
+	struct Options {
+		Cache cache = Cache::writeback;
+		Sharing sharing = Sharing::exclusive;
+		// A write log at this host path (nullptr: none).
+		const char *write_log = nullptr;
+		// LKL_DISK_TEST_FAULT_* (tests of power-loss tests only).
+		unsigned int flags = 0;
+	};
 
 	Disk() noexcept = default;
 	Disk(Disk &&other) noexcept
@@ -299,13 +314,27 @@ public:
 	~Disk() { remove(); }
 
 	// Opens path (read-only: the kernel sees a read-only disk and the
-	// file is never written) and adds it. ec set and no disk on failure.
+	// file is never written) and adds it. ec set and no disk on failure
+	// (std::errc::device_or_resource_busy: a block device the host uses).
 	static Disk open(const char *path, bool read_only, std::error_code &ec,
-			 Cache cache = Cache::writeback) noexcept
+			 Cache cache = Cache::writeback,
+			 Sharing sharing = Sharing::exclusive) noexcept
 	{
-		int flags = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-		int fd = ::open(path, flags | (cache == Cache::none ? O_DIRECT : 0));
-		if (fd < 0 && cache == Cache::none && errno == EINVAL)
+		Options opts;
+		opts.cache = cache;
+		opts.sharing = sharing;
+		return open(path, read_only, ec, opts);
+	}
+
+	// The same with a write log or other options (lkl_disk_add_opts).
+	static Disk open(const char *path, bool read_only, std::error_code &ec,
+			 const Options &opts) noexcept
+	{
+		bool direct = opts.cache == Cache::none;
+		int flags = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC |
+			    (opts.sharing == Sharing::exclusive ? O_EXCL : 0);
+		int fd = ::open(path, flags | (direct ? O_DIRECT : 0));
+		if (fd < 0 && direct && errno == EINVAL)
 			fd = ::open(path, flags);
 		if (fd < 0) {
 			ec = {errno, std::generic_category()};
@@ -313,11 +342,20 @@ public:
 		}
 		Disk disk;
 		disk.disk_.fd = fd;
-		int id = lkl_disk_add(&disk.disk_);
+		struct lkl_disk_opts o = {};
+		o.write_log = opts.write_log;
+		o.flags = opts.flags;
+		int id = lkl_disk_add_opts(&disk.disk_, &o);
 		ec = errc(id);
 		if (!ec)
 			disk.id_ = id;
 		return disk;
+	}
+
+	// Places a mark in the disk's write log (lkl_disk_log_mark).
+	std::error_code mark(const char *name) const noexcept
+	{
+		return errc(lkl_disk_log_mark(disk_, name));
 	}
 
 	explicit operator bool() const noexcept { return id_ >= 0; }

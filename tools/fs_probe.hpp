@@ -1,0 +1,34 @@
+// What a disk or partition attached to the kernel holds, identified by
+// libblkid (the library behind blkid(8) and mount(8)) on the image's host
+// descriptor, at the partition's offset and size as the kernel's own
+// partition scan found them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace lkl_tools {
+
+struct Probe {
+	// blkid's TYPE: "xfs", "ext4", "vfat", "LVM2_member", ...; empty when
+	// no signature was found.
+	std::string type;
+	std::string label, uuid;
+	// A partition table (blkid's PTTYPE: "gpt", "dos") and the numbers of
+	// its partitions, when the probed device holds one.
+	std::string table;
+	std::vector<unsigned> partitions;
+	// Several signatures that contradict each other (mount(8) refuses).
+	bool ambiguous = false;
+};
+
+// Probes partition @part (0: the whole disk) of lkl disk @disk_id, whose
+// image is open on the host as @image_fd. Returns 0, or a negative errno
+// (-ENXIO: no such partition) with nothing probed.
+int probe(int disk_id, unsigned part, int image_fd, Probe &result);
+
+// The kernel's name for a file system blkid reports: lkl's ext4 driver
+// mounts ext2 and ext3 too. Empty if lkl cannot mount it.
+std::string kernel_fs_type(const std::string &blkid_type);
+
+} // namespace lkl_tools

@@ -8,7 +8,7 @@ packages="build-essential cmake ccache flex bison bc python3 patch xz-utils rsyn
 	xfsprogs e2fsprogs btrfs-progs dosfstools fdisk
 	libbenchmark-dev pkg-config libfuse3-dev fuse3 fuse2fs acl libblkid-dev
 	pybind11-dev python3-dev python3-pytest
-	libarchive-dev nlohmann-json3-dev"
+	libarchive-dev nlohmann-json3-dev libedit-dev"
 
 missing=""
 for p in $packages; do

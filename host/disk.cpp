@@ -9,12 +9,16 @@
 //    and writes go straight to the device through libaio, FUA as RWF_DSYNC;
 //    what O_DIRECT cannot do (unaligned buffers, flush, discard) goes to a
 //    buffered pool on the same file.
-// Flush and FUA become fdatasync, discard punches a hole. A disk whose fd
+// Flush and FUA become fdatasync, discard punches a hole (the contract:
+// Documentation/architecture.md, "Durability"). A write log
+// (write_log.cpp) may sit on top of either backend. A disk whose fd
 // was opened O_RDONLY is read-only in the kernel too, so the image is never
 // written. A program may instead pass its own lkl_dev_blk_ops; its
 // synchronous request() then runs on the pool.
 
+#include "disk.hpp"
 #include "internal.hpp"
+#include "write_log.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -41,14 +45,6 @@ static_assert(sizeof(lkl_blk_seg) == sizeof(struct iovec) &&
 	      "block segments are passed on as iovecs");
 
 constexpr unsigned pool_threads = 4;
-
-// What the kernel's blk_submit reaches.
-class Backend {
-public:
-	virtual ~Backend() = default;
-	virtual void submit(lkl_blk_io *io) = 0;
-	long id = -1;
-};
 
 class PoolDisk final : public Backend {
 public:
@@ -97,7 +93,7 @@ private:
 				queue_.pop_front();
 			}
 			io->status = disk_.ops ? run_ops(io) : run_fd(io);
-			lkl_blk_complete(io);
+			complete(io);
 		}
 	}
 
@@ -143,9 +139,21 @@ private:
 		return 0;
 	}
 
+	// The host reports a writeback error to one fdatasync of an open file
+	// only (mm/filemap.c, file_check_and_advance_wb_err); the data it lost
+	// was covered by every later flush and FUA write too, so they all
+	// fail with that error.
 	int sync()
 	{
-		return fdatasync(disk_.fd) ? -errno : 0;
+		int err = sync_err_.load();
+		if (err)
+			return err;
+		if (fdatasync(disk_.fd) == 0)
+			return 0;
+		err = -errno;
+		int none = 0;
+		sync_err_.compare_exchange_strong(none, err);
+		return sync_err_.load();
 	}
 
 	int zero_range(lkl_blk_io *io, int mode)
@@ -231,6 +239,7 @@ private:
 	std::condition_variable cv_;
 	std::deque<lkl_blk_io *> queue_;
 	bool stop_ = false;
+	std::atomic<int> sync_err_{0};
 	std::vector<std::thread> threads_;
 };
 
@@ -267,6 +276,12 @@ public:
 		close(buffered_fd_);
 	}
 
+	void set_completion(Completion *upper) noexcept override
+	{
+		Backend::set_completion(upper);
+		pool_.set_completion(upper);
+	}
+
 	void submit(lkl_blk_io *io) override
 	{
 		if ((io->type != LKL_BLK_IO_READ && io->type != LKL_BLK_IO_WRITE) ||
@@ -279,7 +294,7 @@ public:
 			cb = std::make_unique<struct iocb>();
 		} catch (const std::bad_alloc &) {
 			io->status = -ENOMEM;
-			lkl_blk_complete(io);
+			complete(io);
 			return;
 		}
 		auto *iov = reinterpret_cast<struct iovec *>(io->segs);
@@ -298,7 +313,7 @@ public:
 			std::this_thread::yield();
 		if (n != 1) {
 			io->status = n < 0 ? n : -EIO;
-			lkl_blk_complete(io);
+			complete(io);
 			return;
 		}
 		// The reaper takes it back with the completion.
@@ -343,7 +358,7 @@ private:
 				long res = static_cast<long>(events[i].res);
 				io->status = res < 0 ? (int)res
 					     : (unsigned long long)res == io->len ? 0 : -EIO;
-				lkl_blk_complete(io);
+				complete(io);
 			}
 		}
 	}
@@ -421,18 +436,26 @@ long long capacity(const lkl_disk &disk, unsigned int &flags)
 
 extern "C" {
 
-[[gnu::visibility("default")]] int lkl_disk_add(struct lkl_disk *disk)
+[[gnu::visibility("default")]] int
+lkl_disk_add_opts(struct lkl_disk *disk, const struct lkl_disk_opts *opts)
 {
 	if (!disk || (!disk->ops && disk->fd < 0))
 		return -LKL_EINVAL;
+	int err = disk::write_log::check(opts);
+	if (err)
+		return err;
 
 	unsigned int flags = 0;
 	long long size = disk::capacity(*disk, flags);
 	if (size < 0)
 		return static_cast<int>(size);
 
-	int err = -ENOMEM;
+	err = -ENOMEM;
 	auto backend = disk::make_backend(*disk, err);
+	if (backend && opts && opts->write_log)
+		backend = disk::write_log::wrap(std::move(backend), *disk, *opts,
+						static_cast<unsigned long long>(size),
+						err);
 	if (!backend)
 		return err;
 	// Before boot the kernel keeps the disk and adds it while booting.
@@ -446,6 +469,11 @@ extern "C" {
 	backend->id = id;
 	disk->dev = backend.release();
 	return static_cast<int>(id);
+}
+
+[[gnu::visibility("default")]] int lkl_disk_add(struct lkl_disk *disk)
+{
+	return lkl_disk_add_opts(disk, nullptr);
 }
 
 [[gnu::visibility("default")]] int lkl_disk_remove(struct lkl_disk disk)

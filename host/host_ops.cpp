@@ -17,6 +17,7 @@
 #include "timer.cpp"
 #include "thread.cpp"
 #include "tls.cpp"
+#include "write_log.cpp"
 
 extern "C" {
 

@@ -99,10 +99,14 @@ int usage(FILE *out, bool from_image, int status)
 		"Errors name the file and the copy goes on with the next one. An image\n"
 		"the host has mounted (itself, or a loop device backed by it) is not\n"
 		"written. Exit status: 0 when everything was copied, 1 when anything\n"
-		"failed, 2 for bad usage, 128+N when stopped by signal N (130 for SIGINT,\n"
-		"143 for SIGTERM, 129 for SIGHUP). The image is always unmounted cleanly\n"
-		"before the program ends. A progress bar is shown on a terminal for large\n"
-		"copies.\n");
+		"failed, 2 for bad usage, 3 when the kernel stopped with a panic (a\n"
+		"damaged image; its last messages are shown), 128+N when stopped by\n"
+		"signal N (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP). A stop\n"
+		"signal ends the copy and unmounts the image cleanly; if that takes more\n"
+		"than LKL_STOP_GRACE seconds (default 10), or a second signal comes, the\n"
+		"program exits at once and says whether the image may need a repair\n"
+		"(never one opened read-only). A progress bar is shown on a terminal for\n"
+		"large copies.\n");
 	return status;
 }
 
@@ -237,6 +241,8 @@ std::optional<int> parse(int argc, char **argv, bool from_image, Args &args)
 int copy_all(Args &args, bool from_image)
 {
 	args.image.read_only = from_image;
+	lkl_tools::emergency_image(args.image.image, from_image);
+	lkl_tools::emergency_fstype(args.image.type);
 	lkl_tools::SignalWatcher signals;
 	std::string error;
 	auto session = lkl_tools::ImageSession::open(args.image, error);
@@ -246,6 +252,7 @@ int copy_all(Args &args, bool from_image)
 	}
 	for (const std::string &warning : session->warnings())
 		fprintf(stderr, "%s: warning: %s\n", prog, warning.c_str());
+	lkl_tools::emergency_fstype(session->type());
 	// Created files get exactly the modes asked for.
 	lkl_sys_umask(0);
 
@@ -334,6 +341,8 @@ int main(int argc, char **argv)
 	else if (!strcmp(base, "cptofs"))
 		from_image = false;
 	prog = from_image ? "cpfromfs" : "cptofs";
+	lkl_tools::emergency_program(prog);
+	lkl_tools::exit_on_kernel_panic();
 
 	return lkl_tools::tool_main(prog, [&] {
 		Args args;

@@ -125,7 +125,8 @@ std::optional<int> parse(int argc, char **argv, Args &args)
 	if (left < 1)
 		return lkl_tools::bad_usage(prog, "no image given");
 	if (left > 2)
-		return lkl_tools::bad_usage(prog, "too many arguments (the archive is given with -o)");
+		return lkl_tools::bad_usage(prog, "too many arguments (the archive is "
+						  "given with -o)");
 	args.image.image = argv[optind];
 	if (left == 2)
 		args.path = argv[optind + 1];
@@ -158,11 +159,13 @@ int run(const Args &args)
 		}
 	}
 	std::string error;
+	lkl_tools::emergency_image(args.image.image, args.image.read_only);
 	auto session = lkl_tools::ImageSession::open(args.image, error);
 	if (!session) {
 		fprintf(stderr, "%s: %s\n", prog, error.c_str());
 		return 1;
 	}
+	lkl_tools::emergency_fstype(session->type());
 	for (const std::string &warning : session->warnings())
 		fprintf(stderr, "%s: warning: %s\n", prog, warning.c_str());
 
@@ -242,6 +245,8 @@ int run(const Args &args)
 
 int main(int argc, char **argv)
 {
+	lkl_tools::emergency_program(prog);
+	lkl_tools::exit_on_kernel_panic();
 	return lkl_tools::tool_main(prog, [&] {
 		lkl_tools::use_utf8_names();
 		Args args;

@@ -17,11 +17,6 @@ std::unique_ptr<ImageSession> ImageSession::open(const ImageOptions &options,
 	return nullptr;
 }
 
-bool ImageSession::kernel_booted()
-{
-	return KernelSession::booted_once();
-}
-
 bool ImageSession::start(const ImageOptions &options, std::string &error)
 {
 	if (!disk_.claim(error)) {

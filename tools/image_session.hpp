@@ -14,7 +14,7 @@
 
 namespace lkl_tools {
 
-// A booted kernel with the image mounted. One per process.
+// A booted kernel with the image mounted. One at a time per process.
 class ImageSession {
 public:
 	// Locks the image (and options.lock) exclusively, checks that the
@@ -39,10 +39,6 @@ public:
 	~ImageSession();
 	ImageSession(const ImageSession &) = delete;
 	ImageSession &operator=(const ImageSession &) = delete;
-
-	// Has a session of this process booted the kernel? It boots once per
-	// process: after its halt, open() fails.
-	static bool kernel_booted();
 
 	// The mount point inside the kernel, e.g. "/mnt/vda".
 	const std::string &root() const { return fs_.root(); }

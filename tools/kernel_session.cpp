@@ -1,6 +1,5 @@
 #include "kernel_session.hpp"
 
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -44,9 +43,6 @@ void print_to_log(const char *str, int len)
 	}
 }
 
-// Set once a session has booted the kernel.
-std::atomic<bool> kernel_booted_once{false};
-
 } // namespace
 
 std::string recent_kernel_messages()
@@ -86,13 +82,7 @@ std::unique_ptr<KernelSession> KernelSession::boot(const KernelOptions &options,
 		return fail(ec.value());
 	}
 	s->kernel_.emplace(std::move(*kernel));
-	kernel_booted_once = true;
 	return s;
-}
-
-bool KernelSession::booted_once()
-{
-	return kernel_booted_once;
 }
 
 std::string KernelSession::halt()

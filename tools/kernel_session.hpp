@@ -1,5 +1,5 @@
 // The kernel the tools boot: its console kept for error messages (and
-// written to a log file on request), booted once, halted on every exit
+// written to a log file on request), booted, and halted on every exit
 // path. The images it serves are image_disk.hpp's.
 #pragma once
 
@@ -17,7 +17,8 @@ struct KernelOptions {
 	std::string log;       // append kernel messages to this file
 };
 
-// A booted kernel. One per process.
+// A booted kernel. One at a time per process; after its halt another may
+// boot.
 class KernelSession {
 public:
 	// Opens options.log (if any), routes the console to it and boots at
@@ -42,10 +43,6 @@ public:
 	// disks) must be gone first. Safe to call twice. "" on success, else
 	// what failed.
 	std::string halt();
-
-	// Has a KernelSession of this process booted the kernel? It boots
-	// once per process: after its halt, boot() fails.
-	static bool booted_once();
 
 private:
 	std::optional<lkl::Kernel> kernel_;

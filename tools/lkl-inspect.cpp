@@ -6,6 +6,7 @@
 // kernel's own drivers; one that does not mount is reported with what the
 // kernel said, and the inspection goes on. JSON, or a table on a terminal.
 #include "cli.hpp"
+#include "emergency_exit.hpp"
 #include "image_disk.hpp"
 #include "image_fs.hpp"
 #include "kernel_session.hpp"
@@ -106,7 +107,8 @@ std::optional<int> parse(int argc, char **argv, Args &args)
 		}
 	}
 	if (argc - optind != 1)
-		return lkl_tools::bad_usage(prog, argc == optind ? "no image given" : "one image at a time");
+		return lkl_tools::bad_usage(prog, argc == optind ? "no image given"
+								 : "one image at a time");
 	args.image.image = argv[optind];
 	args.image.read_only = true;
 	return std::nullopt;
@@ -346,6 +348,7 @@ int run(const Args &args)
 {
 	std::string error;
 	lkl_tools::ImageDisk disk(args.image);
+	lkl_tools::emergency_image(args.image.image, true);
 	if (!disk.claim(error)) {
 		fprintf(stderr, "%s: %s\n", prog, error.c_str());
 		return 1;
@@ -380,6 +383,8 @@ int run(const Args &args)
 
 int main(int argc, char **argv)
 {
+	lkl_tools::emergency_program(prog);
+	lkl_tools::exit_on_kernel_panic();
 	return lkl_tools::tool_main(prog, [&] {
 		Args args;
 		if (auto status = parse(argc, argv, args))

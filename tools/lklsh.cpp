@@ -26,6 +26,8 @@
 #include <vector>
 
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #ifndef LKL_VERSION
@@ -150,7 +152,8 @@ std::optional<int> parse(int argc, char **argv, Args &args)
 		args.command.assign(argv + optind, argv + argc);
 	}
 	if (!args.command.empty() && !args.script.empty())
-		return lkl_tools::bad_usage(prog, "give a command after \"--\" or a script, not both");
+		return lkl_tools::bad_usage(prog, "give a command after \"--\" or a "
+						  "script, not both");
 	return std::nullopt;
 }
 
@@ -303,6 +306,36 @@ char **complete(const char *text, int start, int)
 	return rl_completion_matches(text, next_match);
 }
 
+// The stop signal taken at the prompt, or 0.
+volatile sig_atomic_t prompt_signal;
+// The signal that ended an interactive session, or 0.
+int stopped_by;
+
+void take_at_prompt(int sig)
+{
+	prompt_signal = sig;
+}
+
+// readline() with the stop signals taken by this thread alone (the
+// kernel's threads keep them blocked, see run()): they interrupt the read.
+char *read_line(const char *prompt)
+{
+	const int stops[] = {SIGINT, SIGTERM, SIGHUP};
+	struct sigaction take {}, old[3];
+	take.sa_handler = take_at_prompt; // no SA_RESTART
+	sigemptyset(&take.sa_mask);
+	for (int i = 0; i < 3; i++)
+		sigaction(stops[i], &take, &old[i]);
+	prompt_signal = 0;
+	sigset_t set = lkl_tools::stop_signal_set();
+	pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+	char *raw = readline(prompt);
+	pthread_sigmask(SIG_BLOCK, &set, nullptr);
+	for (int i = 0; i < 3; i++)
+		sigaction(stops[i], &old[i], nullptr);
+	return raw;
+}
+
 int interactive(Shell &sh)
 {
 	sh.interactive = true;
@@ -320,7 +353,19 @@ int interactive(Shell &sh)
 			m.fs.type.c_str(), m.mountpoint.c_str());
 	for (;;) {
 		std::string prompt = "lklsh:" + sh.cwd + "> ";
-		char *raw = readline(prompt.c_str());
+		char *raw = read_line(prompt.c_str());
+		int sig = prompt_signal;
+		if (sig == SIGINT && raw) {
+			// ^C at the prompt drops the line, as a shell does.
+			free(raw);
+			fputc('\n', stderr);
+			continue;
+		}
+		if (sig && sig != SIGINT) {
+			free(raw);
+			stopped_by = sig;
+			break;
+		}
 		if (!raw) {
 			fputc('\n', stderr);
 			break;
@@ -331,12 +376,15 @@ int interactive(Shell &sh)
 			add_history(line.c_str());
 		if (line == "exit" || line == "quit")
 			break;
+		// A signal stops the command, not the shell; a second one (or
+		// a command that does not stop in time) ends the program.
+		lkl_tools::SignalWatcher watcher;
 		run_line(sh, line, false);
-		int sig = lkl_tools::SignalWatcher::signal();
+		sig = lkl_tools::SignalWatcher::signal();
 		if (sig == SIGINT) {
 			fprintf(stderr, "lklsh: interrupted\n");
-			lkl_tools::SignalWatcher::clear();
 		} else if (sig) {
+			stopped_by = sig;
 			break;
 		}
 	}
@@ -349,7 +397,16 @@ int interactive(Shell &sh)
 
 int run(const Args &args)
 {
-	lkl_tools::SignalWatcher signals;
+	// Blocked before the kernel's threads start, so that they inherit it;
+	// taken by a SignalWatcher, or at the prompt by read_line().
+	sigset_t stops = lkl_tools::stop_signal_set();
+	pthread_sigmask(SIG_BLOCK, &stops, nullptr);
+	bool on_terminal = args.command.empty() && args.script.empty() &&
+			   isatty(STDIN_FILENO);
+	std::optional<lkl_tools::SignalWatcher> signals;
+	if (!on_terminal)
+		signals.emplace();
+	lkl_tools::emergency_image(args.images[0], args.read_only);
 	std::string error;
 	auto view = lkl_tools::ImageView::open(args.images, args.read_only, args.kernel.mb,
 					       args.kernel.log, error);
@@ -372,10 +429,12 @@ int run(const Args &args)
 	}
 	if (!mounted)
 		fprintf(stderr, "lklsh: %s\n", error.c_str());
+	else if (!view->mounts().empty())
+		lkl_tools::emergency_fstype(view->mounts().front().fs.type);
 
 	Shell sh(*view);
 	int status = mounted ? 0 : 1;
-	if (mounted || (args.command.empty() && args.script.empty() && isatty(STDIN_FILENO))) {
+	if (mounted || on_terminal) {
 		if (!args.command.empty()) {
 			std::string line;
 			for (const std::string &w : args.command) {
@@ -394,7 +453,7 @@ int run(const Args &args)
 			} else {
 				status = run_script(sh, in, args.script, args.trace);
 			}
-		} else if (isatty(STDIN_FILENO)) {
+		} else if (on_terminal) {
 			status = interactive(sh);
 		} else {
 			status = run_script(sh, std::cin, "stdin", args.trace);
@@ -406,7 +465,7 @@ int run(const Args &args)
 		fprintf(stderr, "lklsh: %s\n", failed.c_str());
 		status = 1;
 	}
-	if (int sig = lkl_tools::SignalWatcher::signal()) {
+	if (int sig = on_terminal ? stopped_by : lkl_tools::SignalWatcher::signal()) {
 		fprintf(stderr, "lklsh: stopped by %s; the images were unmounted cleanly\n",
 			strsignal(sig));
 		return 128 + sig;
@@ -418,6 +477,8 @@ int run(const Args &args)
 
 int main(int argc, char **argv)
 {
+	lkl_tools::emergency_program(prog);
+	lkl_tools::exit_on_kernel_panic();
 	return lkl_tools::tool_main(prog, [&] {
 		lkl_tools::use_utf8_names();
 		Args args;

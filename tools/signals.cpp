@@ -1,49 +1,35 @@
 #include "signals.hpp"
 
 #include <atomic>
-
-#include <pthread.h>
+#include <csignal>
 
 namespace lkl_tools {
 
 namespace {
 
-std::atomic<int> stop_signal{0};
+std::atomic<int> first_signal{0};
+
+// Before the StopSignals member starts taking signals.
+int reset()
+{
+	::signal(SIGPIPE, SIG_IGN);
+	first_signal.store(0);
+	return 0;
+}
 
 } // namespace
 
 SignalWatcher::SignalWatcher()
+	: signals_((reset(), [](int sig) {
+		  int none = 0;
+		  first_signal.compare_exchange_strong(none, sig);
+	  }))
 {
-	::signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set_);
-	for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1})
-		sigaddset(&set_, sig);
-	pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-	thread_ = std::thread([this] {
-		for (;;) {
-			int sig = 0;
-			if (sigwait(&set_, &sig) != 0 || sig == SIGUSR1)
-				return;
-			int none = 0;
-			stop_signal.compare_exchange_strong(none, sig);
-		}
-	});
-}
-
-SignalWatcher::~SignalWatcher()
-{
-	pthread_kill(thread_.native_handle(), SIGUSR1);
-	thread_.join();
 }
 
 int SignalWatcher::signal()
 {
-	return stop_signal.load(std::memory_order_relaxed);
-}
-
-void SignalWatcher::clear()
-{
-	stop_signal.store(0);
+	return first_signal.load(std::memory_order_relaxed);
 }
 
 } // namespace lkl_tools

@@ -1,12 +1,13 @@
-// Stopping a tool cleanly on a signal: SIGINT, SIGTERM and SIGHUP are
-// blocked in every thread (the kernel's host threads inherit the mask, so
-// none of their system calls is interrupted) and taken by one thread with
-// sigwait, which records the first one. The tool polls stopping() between
-// files and chunks, unmounts the image, and exits with 128 + the signal.
+// Stopping a tool cleanly on a signal, as the tools poll for it: the
+// signals are taken by emergency_exit.hpp's StopSignals (SIGINT, SIGTERM,
+// SIGHUP blocked in every thread, so the kernel's host threads are never
+// interrupted; a grace period, then an exit that says what became of the
+// image; a second signal exits at once). This records the first one for
+// the tool, which polls stopping() between files and chunks, unmounts the
+// image and exits with 128 + the signal.
 #pragma once
 
-#include <csignal>
-#include <thread>
+#include "emergency_exit.hpp"
 
 namespace lkl_tools {
 
@@ -14,21 +15,17 @@ class SignalWatcher {
 public:
 	// Also ignores SIGPIPE: a closed stderr or output pipe must not kill
 	// the tool with the image mounted (writes fail with EPIPE instead).
+	// Forgets the signal an earlier watcher took.
 	SignalWatcher();
-	~SignalWatcher();
 	SignalWatcher(const SignalWatcher &) = delete;
 	SignalWatcher &operator=(const SignalWatcher &) = delete;
 
-	// The first signal taken, or 0.
+	// The first signal taken since the watcher was made, or 0.
 	static int signal();
 	static bool stopping() { return signal() != 0; }
-	// Forgets the signal taken (an interactive shell goes on after an
-	// interrupted command).
-	static void clear();
 
 private:
-	sigset_t set_;
-	std::thread thread_;
+	StopSignals signals_;
 };
 
 } // namespace lkl_tools

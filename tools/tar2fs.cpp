@@ -110,7 +110,8 @@ std::optional<int> parse(int argc, char **argv, Args &args)
 	if (left == 2)
 		args.archive = argv[optind + 1];
 	if (args.archive == "-" && isatty(STDIN_FILENO))
-		return lkl_tools::bad_usage(prog, "refusing to read an archive from a terminal");
+		return lkl_tools::bad_usage(prog, "refusing to read an archive from a "
+						  "terminal");
 	return std::nullopt;
 }
 
@@ -124,11 +125,13 @@ int run(const Args &args)
 		fprintf(stderr, "%s: %s\n", prog, error.c_str());
 		return 1;
 	}
+	lkl_tools::emergency_image(args.image.image, args.image.read_only);
 	auto session = lkl_tools::ImageSession::open(args.image, error);
 	if (!session) {
 		fprintf(stderr, "%s: %s\n", prog, error.c_str());
 		return 1;
 	}
+	lkl_tools::emergency_fstype(session->type());
 	for (const std::string &warning : session->warnings())
 		fprintf(stderr, "%s: warning: %s\n", prog, warning.c_str());
 	// Created files get exactly the modes asked for.
@@ -178,6 +181,8 @@ int run(const Args &args)
 
 int main(int argc, char **argv)
 {
+	lkl_tools::emergency_program(prog);
+	lkl_tools::exit_on_kernel_panic();
 	return lkl_tools::tool_main(prog, [&] {
 		lkl_tools::use_utf8_names();
 		Args args;

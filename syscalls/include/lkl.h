@@ -88,11 +88,15 @@ struct lkl_linux_dirent64 {
 #define LKL_DT_WHT	14
 
 /*
- * Stop the kernel: nothing is synced or unmounted first. Returns once no
- * kernel code runs any more, the host timer is gone and the host has
- * carried out every block request the kernel gave it; lkl_cleanup() then
- * frees the kernel's contexts and memory. Calls blocked in the kernel at
- * that moment never return.
+ * Stop the kernel: nothing is synced or unmounted first. Calls blocked in
+ * the kernel at that moment, and all later ones, return -LKL_ENODEV;
+ * interrupts raised meanwhile are dropped. Returns 0 once no kernel code
+ * runs any more, the host timer is gone, the host has carried out every
+ * block request the kernel gave it, and the kernel's contexts and memory
+ * are freed and its data restored: lkl_start_kernel() may then boot a
+ * fresh kernel. Also releases a kernel stopped by a panic whose handler
+ * returned. -LKL_ENODEV when no kernel is up (or another thread is halting
+ * it).
  */
 long lkl_sys_halt(void);
 
@@ -178,6 +182,67 @@ struct lkl_dev_blk_ops {
  * disk; one opened O_DIRECT selects the Linux AIO backend.
  */
 int lkl_disk_add(struct lkl_disk *disk);
+
+/*
+ * Host-side options of a disk, for lkl_disk_add_opts(). Zero-initialise
+ * it, then set what you need; all zero is plain lkl_disk_add().
+ */
+struct lkl_disk_opts {
+	/*
+	 * Record every write, discard, write-zeroes, flush and FUA write the
+	 * kernel makes to the disk, with its data, in a new file at this
+	 * host path (created, or truncated; mode 0644), in the order the
+	 * kernel sees them complete, for power-loss testing: lkl-replay
+	 * rebuilds the disk as a power cut at any point would leave it.
+	 * NULL: no log. Format: <lkl/write_log.h>; model and tool:
+	 * Documentation/write-log.md. The log grows by every byte written.
+	 */
+	const char *write_log;
+	/* LKL_DISK_TEST_FAULT_* (0: none); they need write_log. */
+	unsigned int flags;
+	unsigned int reserved;	/* zero */
+};
+
+/*
+ * Deliberately broken block paths, for testing a power-loss test: the
+ * fault sits between the kernel and the write log, so the log (the disk)
+ * sees what such a block path would have made of the kernel's requests.
+ * Never use them on data you want to keep.
+ *
+ * FLUSH_NOOP: flushes complete at once and never reach the log or the
+ * image (a device that acknowledges a flush without syncing).
+ * REORDER_WRITE: after every flush, the first write to complete reaches
+ * the log only after the next flush (one write reordered past a flush).
+ * FLUSH_UNSYNCED: flushes are logged as done but never reach the backend
+ * (a host that completes a flush without fdatasync): the log believes
+ * them, the host's own calls show the lie.
+ * DROP_FUA: FUA writes reach the log and the backend as plain writes.
+ */
+#define LKL_DISK_TEST_FAULT_FLUSH_NOOP		0x1U
+#define LKL_DISK_TEST_FAULT_REORDER_WRITE	0x2U
+#define LKL_DISK_TEST_FAULT_FLUSH_UNSYNCED	0x4U
+#define LKL_DISK_TEST_FAULT_DROP_FUA		0x8U
+
+/*
+ * lkl_disk_add() with host-side options (opts may be NULL). Besides
+ * lkl_disk_add()'s errors: -LKL_EINVAL for unknown flags, nonzero
+ * reserved, a fault flag without write_log, or a write_log path that is
+ * the disk's own file; the host's errno when the log cannot be created
+ * or written (-LKL_ENOENT, -LKL_EACCES, -LKL_ENOSPC, ...).
+ */
+int lkl_disk_add_opts(struct lkl_disk *disk, const struct lkl_disk_opts *opts);
+
+/*
+ * Append a mark named name (1 to LKL_WLOG_MARK_MAX = 255 bytes, no NUL
+ * stored) to the write log of a disk added with one: it lands after every
+ * request the kernel has seen complete so far, so a mark placed when an
+ * fsync returned names a point where that fsync's data must survive a
+ * power cut. Returns 0, or -LKL_EINVAL (disk.dev NULL, name NULL or
+ * empty), -LKL_ENAMETOOLONG (name longer than 255 bytes), -LKL_EOPNOTSUPP
+ * (the disk has no write log), or the host's errno if the log cannot be
+ * written. Any host thread, any time between adding and removing the disk.
+ */
+int lkl_disk_log_mark(struct lkl_disk disk, const char *name);
 
 /*
  * Remove a disk added by lkl_disk_add() and free the library's side of it

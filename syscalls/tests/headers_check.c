@@ -28,6 +28,7 @@
 
 #include <lkl.h>
 #include <lkl_host.h>
+#include <lkl/write_log.h>
 
 /* Both worlds in one function: host stat and lkl stat side by side. */
 long lkl_headers_check_c(const char *path)

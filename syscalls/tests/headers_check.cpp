@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <lkl/kernel.hpp>
+#include <lkl/write_log.h>
 
 long lkl_headers_check_cxx(const char *path)
 {

@@ -283,6 +283,16 @@ public:
 	// Disk has it. Regular files are not affected.
 	enum class Sharing { exclusive, shared };
 
+	// How to add the disk (see struct lkl_disk_opts in <lkl.h>).
+	struct Options {
+		Cache cache = Cache::writeback;
+		Sharing sharing = Sharing::exclusive;
+		// A write log at this host path (nullptr: none).
+		const char *write_log = nullptr;
+		// LKL_DISK_TEST_FAULT_* (tests of power-loss tests only).
+		unsigned int flags = 0;
+	};
+
 	Disk() noexcept = default;
 	Disk(Disk &&other) noexcept
 		: disk_(other.disk_), id_(std::exchange(other.id_, -1))
@@ -310,10 +320,21 @@ public:
 			 Cache cache = Cache::writeback,
 			 Sharing sharing = Sharing::exclusive) noexcept
 	{
+		Options opts;
+		opts.cache = cache;
+		opts.sharing = sharing;
+		return open(path, read_only, ec, opts);
+	}
+
+	// The same with a write log or other options (lkl_disk_add_opts).
+	static Disk open(const char *path, bool read_only, std::error_code &ec,
+			 const Options &opts) noexcept
+	{
+		bool direct = opts.cache == Cache::none;
 		int flags = (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC |
-			    (sharing == Sharing::exclusive ? O_EXCL : 0);
-		int fd = ::open(path, flags | (cache == Cache::none ? O_DIRECT : 0));
-		if (fd < 0 && cache == Cache::none && errno == EINVAL)
+			    (opts.sharing == Sharing::exclusive ? O_EXCL : 0);
+		int fd = ::open(path, flags | (direct ? O_DIRECT : 0));
+		if (fd < 0 && direct && errno == EINVAL)
 			fd = ::open(path, flags);
 		if (fd < 0) {
 			ec = {errno, std::generic_category()};
@@ -321,11 +342,20 @@ public:
 		}
 		Disk disk;
 		disk.disk_.fd = fd;
-		int id = lkl_disk_add(&disk.disk_);
+		struct lkl_disk_opts o = {};
+		o.write_log = opts.write_log;
+		o.flags = opts.flags;
+		int id = lkl_disk_add_opts(&disk.disk_, &o);
 		ec = errc(id);
 		if (!ec)
 			disk.id_ = id;
 		return disk;
+	}
+
+	// Places a mark in the disk's write log (lkl_disk_log_mark).
+	std::error_code mark(const char *name) const noexcept
+	{
+		return errc(lkl_disk_log_mark(disk_, name));
 	}
 
 	explicit operator bool() const noexcept { return id_ >= 0; }

@@ -25,6 +25,75 @@ bool contains(const std::string &text, const std::string &part)
 	return text.find(part) != std::string::npos;
 }
 
+// Why the host's loop devices and mounts of @fstype cannot be used here,
+// or "".
+std::string no_host_mounts(const std::string &fstype)
+{
+	if (geteuid() != 0)
+		return "loop devices and mount need root";
+	if (!have("losetup") || !have("mount") || !have("umount"))
+		return "losetup, mount or umount is missing";
+	if (access("/dev/loop-control", F_OK) != 0)
+		return "no loop devices here (/dev/loop-control)";
+	if (run("grep -qw " + fstype + " /proc/filesystems || modprobe " + fstype) != 0)
+		return "the host kernel has no " + fstype;
+	return "";
+}
+
+// A loop device of the host on an image file; detached with the object.
+class LoopDevice {
+public:
+	explicit LoopDevice(const std::string &file)
+	{
+		if (run("losetup -f --show " + quote(file), &dev_) != 0) {
+			dev_.clear();
+			return;
+		}
+		while (!dev_.empty() && dev_.back() == '\n')
+			dev_.pop_back();
+	}
+	~LoopDevice()
+	{
+		if (!dev_.empty())
+			run("losetup -d " + quote(dev_));
+	}
+	LoopDevice(const LoopDevice &) = delete;
+	LoopDevice &operator=(const LoopDevice &) = delete;
+	const std::string &path() const { return dev_; }
+
+private:
+	std::string dev_;
+};
+
+// A mount by the host kernel; unmounted with the object.
+class HostMount {
+public:
+	HostMount(const std::string &what, const std::string &where,
+		  const std::string &options = "")
+		: where_(where)
+	{
+		run("mkdir -p " + quote(where));
+		mounted_ = run("mount " + (options.empty() ? "" : "-o " + options + " ") +
+			       quote(what) + " " + quote(where), &errors_) == 0;
+	}
+	~HostMount() { unmount(); }
+	HostMount(const HostMount &) = delete;
+	HostMount &operator=(const HostMount &) = delete;
+
+	bool mounted() const { return mounted_; }
+	const std::string &errors() const { return errors_; }
+	bool unmount()
+	{
+		if (mounted_ && run("umount " + quote(where_)) == 0)
+			mounted_ = false;
+		return !mounted_;
+	}
+
+private:
+	std::string where_, errors_;
+	bool mounted_ = false;
+};
+
 struct Fs {
 	const char *name, *mkfs, *check;
 	unsigned long long size;

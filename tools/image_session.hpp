@@ -1,20 +1,40 @@
 // What lklfuse, cptofs and cpfromfs share: take an image exclusively, boot
 // the kernel, attach the image and mount it, and undo all of it in order.
-// One image on its own kernel; the parts are kernel_session.hpp and
-// image_disk.hpp, for tools that serve several images or partitions.
 #pragma once
 
-#include "image_disk.hpp"
-#include "kernel_session.hpp"
+#include <lkl/kernel.hpp>
+
+#include <sys/stat.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
 
 namespace lkl_tools {
 
-// A booted kernel with the image mounted. One at a time per process.
+struct ImageOptions {
+	std::string image;	// host path of the image or block device
+	std::string type;	// file system type; empty: from the superblock
+	unsigned int part = 0;	// partition number; 0: the whole disk
+	bool read_only = false; // the image file is then never written
+	// The file system's own mount options, and the generic ones that
+	// mount(8) takes as flags (noatime, nosuid, sync, ...): those become
+	// mount flags.
+	std::string opts;
+	unsigned int mb = 128;	// kernel memory in MiB
+	std::string log;	// append kernel messages to this file
+	std::string lock;	// also hold an exclusive lock on this file
+	// Mount without replaying the journal or log (read-only only): the
+	// last checkpoint of a file system that was not unmounted cleanly.
+	bool norecovery = false;
+	// Told, one line without a prefix, when the image is held by a tool
+	// that is finishing with it and the open waits for it; may be null.
+	void (*notice)(const std::string &) = nullptr;
+};
+
+// A booted kernel with the image mounted. One per process.
 class ImageSession {
 public:
 	// Locks the image (and options.lock) exclusively, checks that the
@@ -35,17 +55,17 @@ public:
 		Key() = default;
 	};
 	// Use open(); public only for std::make_unique.
-	ImageSession(Key, const ImageOptions &options) : disk_(options) {}
+	explicit ImageSession(Key) {}
 	~ImageSession();
 	ImageSession(const ImageSession &) = delete;
 	ImageSession &operator=(const ImageSession &) = delete;
 
 	// The mount point inside the kernel, e.g. "/mnt/vda".
-	const std::string &root() const { return fs_.root(); }
+	const std::string &root() const { return mount_.path(); }
 	// The mounted file system's type, as the kernel names it.
-	const std::string &type() const { return fs_.type; }
+	const std::string &type() const { return type_; }
 	// Things the user should know, one line each, without a prefix.
-	const std::vector<std::string> &warnings() const { return disk_.warnings(); }
+	const std::vector<std::string> &warnings() const { return warnings_; }
 
 	// Remounts the file system read-only or read-write (an image opened
 	// read-only stays so). "" on success, else what failed.
@@ -54,7 +74,7 @@ public:
 	// This user is finishing with the image: from now on another tool
 	// that wants it waits for close() instead of failing. close() does
 	// it too; call it first thing when the end comes from outside.
-	void finishing() { disk_.finishing(); }
+	void finishing();
 
 	// Unmounts (the file system writes everything back and, for XFS,
 	// leaves a clean log), removes the disk and halts the kernel. Safe
@@ -64,11 +84,31 @@ public:
 private:
 	// open()'s work; false with error set on failure.
 	bool start(const ImageOptions &options, std::string &error);
+	// Refuses (true, error set) a writable open of an image file that a
+	// loop device of the host backed by it has mounted; claims the others.
+	bool refuse_host_use(const ImageOptions &options, const struct stat &st,
+			     std::string &error);
 
-	ImageDisk disk_;
-	std::unique_ptr<KernelSession> kernel_;
-	MountedFs fs_;
+	// How long open() waits for a tool that is finishing with the image.
+	static constexpr double lock_wait_s = 10;
+
+	std::string image_;
+	bool read_only_ = false;
+	unsigned long flags_ = 0; // LKL_MS_* of the mount
+	int image_lock_fd_ = -1;
+	int extra_lock_fd_ = -1;
+	// O_EXCL claims on the host's loop devices backed by the image.
+	std::vector<int> loop_claims_;
+	std::vector<std::string> warnings_;
 	std::error_code code_; // why start() failed
+	std::optional<lkl::Kernel> kernel_;
+	lkl::Disk disk_;
+	lkl::Mount mount_;
+	std::string type_;
 };
+
+// Kernel log lines kept since boot (or since the last call), for error
+// messages; when options.log names a file they are also written there.
+std::string recent_kernel_messages();
 
 } // namespace lkl_tools

@@ -7,7 +7,8 @@ packages="build-essential cmake ccache flex bison bc python3 patch xz-utils rsyn
 	linux-source-6.1 libboost-context-dev libaio-dev libgtest-dev libgmock-dev
 	xfsprogs e2fsprogs btrfs-progs dosfstools fdisk
 	libbenchmark-dev pkg-config libfuse3-dev fuse3 fuse2fs acl libblkid-dev
-	pybind11-dev python3-dev python3-pytest"
+	pybind11-dev python3-dev python3-pytest
+	libnbd-dev qemu-utils lvm2"
 
 missing=""
 for p in $packages; do

@@ -84,20 +84,18 @@ py::tuple stat_tuple(const struct lkl_stat &s)
 }
 
 // The open image. One kernel per process: a second Session while one is
-// open, or after one was closed (the kernel cannot boot twice yet), fails.
+// open fails; once it is closed (its kernel halted), a new one boots a
+// fresh kernel.
 class Session {
 public:
 	Session(const std::string &image, std::optional<std::string> fstype,
 		unsigned partition, bool readonly, unsigned mem_mb)
 	{
 		std::lock_guard guard(lock());
-		if (open_ || lkl_tools::ImageSession::kernel_booted()) {
+		if (open_) {
 			PyErr_SetString(PyExc_RuntimeError,
-					open_ ? "lkl: an image is already open in this "
-						"process (one kernel per process): close it first"
-					      : "lkl: the kernel of this process was halted when "
-						"its image was closed, and it cannot boot again: "
-						"open each image in a new process");
+					"lkl: an image is already open in this process "
+					"(one kernel per process): close it first");
 			throw py::error_already_set();
 		}
 		lkl_tools::ImageOptions options;

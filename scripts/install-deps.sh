@@ -1,6 +1,10 @@
 #!/bin/sh
 # Install the Debian 12 packages the build and the tests need, if missing.
 # Runs apt-get only when something is missing; needs root (or sudo) then.
+#
+# --conformance also installs what the public suites that lklfuse is measured
+# against (pjdfstest, fstests) need to build and run, for runs made outside
+# the repository: see Documentation/testing.md.
 set -eu
 
 packages="build-essential cmake ccache flex bison bc python3 patch xz-utils rsync
@@ -9,6 +13,18 @@ packages="build-essential cmake ccache flex bison bc python3 patch xz-utils rsyn
 	libbenchmark-dev pkg-config libfuse3-dev fuse3 fuse2fs acl libblkid-dev
 	pybind11-dev python3-dev python3-pytest
 	libnbd-dev qemu-utils lvm2"
+
+# pjdfstest: autoconf, automake. fstests: its build (libtool, xfslibs-dev,
+# libacl, libcap, liburing, gdbm, uuid) and the tools its tests run.
+conformance="autoconf automake libtool libtool-bin gawk xfslibs-dev
+	libacl1-dev libcap-dev liburing-dev libgdbm-dev libgdbm-compat-dev
+	uuid-runtime xfsdump fio lvm2"
+
+case "${1:-}" in
+--conformance) packages="$packages $conformance" ;;
+"") ;;
+*) echo "usage: $0 [--conformance]" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $packages; do

@@ -7,6 +7,7 @@
 // Both directions share the tools' copy engine (copier.hpp) over the
 // host's file system and the mounted image's.
 #include "copier.hpp"
+#include "emergency_exit.hpp"
 #include "host_fs.hpp"
 #include "image_fs.hpp"
 #include "image_session.hpp"
@@ -27,7 +28,6 @@
 
 #include <getopt.h>
 #include <grp.h>
-#include <pthread.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -59,42 +59,6 @@ using lkl_tools::Fs;
 using lkl_tools::join;
 using lkl_tools::Progress;
 using lkl_tools::Stat;
-
-// SIGINT, SIGTERM and SIGHUP are blocked in every thread (the kernel's host
-// threads inherit the mask, so none of their system calls is interrupted)
-// and taken by one thread with sigwait, which asks the copy to stop.
-class SignalWatcher {
-public:
-	SignalWatcher()
-	{
-		// A closed stderr must not kill us with the image mounted.
-		signal(SIGPIPE, SIG_IGN);
-		sigemptyset(&set_);
-		for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1})
-			sigaddset(&set_, sig);
-		pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-		thread_ = std::thread([this] {
-			for (;;) {
-				int sig = 0;
-				if (sigwait(&set_, &sig) != 0 || sig == SIGUSR1)
-					return;
-				int none = 0;
-				stop_signal.compare_exchange_strong(none, sig);
-			}
-		});
-	}
-	~SignalWatcher()
-	{
-		pthread_kill(thread_.native_handle(), SIGUSR1);
-		thread_.join();
-	}
-	SignalWatcher(const SignalWatcher &) = delete;
-	SignalWatcher &operator=(const SignalWatcher &) = delete;
-
-private:
-	sigset_t set_;
-	std::thread thread_;
-};
 
 int usage(FILE *out, bool from_image, int status)
 {
@@ -153,10 +117,14 @@ int usage(FILE *out, bool from_image, int status)
 		"Errors name the file and the copy goes on with the next one. An image\n"
 		"the host has mounted (itself, or a loop device backed by it) is not\n"
 		"written. Exit status: 0 when everything was copied, 1 when anything\n"
-		"failed, 2 for bad usage, 128+N when stopped by signal N (130 for SIGINT,\n"
-		"143 for SIGTERM, 129 for SIGHUP). The image is always unmounted cleanly\n"
-		"before the program ends. A progress bar is shown on a terminal for large\n"
-		"copies.\n");
+		"failed, 2 for bad usage, 3 when the kernel stopped with a panic (a\n"
+		"damaged image; its last messages are shown), 128+N when stopped by\n"
+		"signal N (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP). A stop\n"
+		"signal ends the copy and unmounts the image cleanly; if that takes more\n"
+		"than LKL_STOP_GRACE seconds (default 10), or a second signal comes, the\n"
+		"program exits at once and says whether the image may need a repair\n"
+		"(never one opened read-only). A progress bar is shown on a terminal for\n"
+		"large copies.\n");
 	return status;
 }
 
@@ -351,7 +319,17 @@ int copy_all(Args &args, bool from_image)
 	// goes; writing lets a file system replay its log into the overlay.
 	args.image.read_only = from_image &&
 			       args.image.overlay == lkl_tools::Overlay::none;
-	SignalWatcher signals;
+	// A closed stderr must not kill us with the image mounted.
+	signal(SIGPIPE, SIG_IGN);
+	// An overlay keeps the image as it was until the session ends.
+	lkl_tools::emergency_image(args.image.image,
+				   args.image.read_only ||
+					   args.image.overlay != lkl_tools::Overlay::none);
+	lkl_tools::emergency_fstype(args.image.type);
+	lkl_tools::StopSignals signals([](int sig) {
+		int none = 0;
+		stop_signal.compare_exchange_strong(none, sig);
+	});
 	std::string error;
 	auto session = lkl_tools::ImageSession::open(args.image, error);
 	if (!session) {
@@ -360,6 +338,7 @@ int copy_all(Args &args, bool from_image)
 	}
 	for (const std::string &warning : session->warnings())
 		fprintf(stderr, "%s: warning: %s\n", prog, warning.c_str());
+	lkl_tools::emergency_fstype(session->type());
 	// Created files get exactly the modes asked for.
 	lkl_sys_umask(0);
 
@@ -448,6 +427,8 @@ int main(int argc, char **argv)
 	else if (!strcmp(base, "cptofs"))
 		from_image = false;
 	prog = from_image ? "cpfromfs" : "cptofs";
+	lkl_tools::emergency_program(prog);
+	lkl_tools::exit_on_kernel_panic();
 
 	try {
 		Args args;

@@ -285,9 +285,6 @@ std::string image_damage(const std::string &path, const std::string &format)
 	       (first.empty() ? "" : " " + first) + ")";
 }
 
-// Set once a session has booted the kernel.
-std::atomic<bool> kernel_booted_once{false};
-
 } // namespace
 
 bool is_nbd_uri(const std::string &image)
@@ -339,11 +336,6 @@ std::unique_ptr<ImageSession> ImageSession::open(const ImageOptions &options,
 	for (const std::string &warning : s->warnings_)
 		error += "\nnote: " + warning;
 	return nullptr;
-}
-
-bool ImageSession::kernel_booted()
-{
-	return kernel_booted_once;
 }
 
 bool ImageSession::refuse_host_use(const ImageOptions &options,
@@ -450,7 +442,6 @@ bool ImageSession::start(const ImageOptions &options, std::string &error)
 		return fail(ec.value());
 	}
 	kernel_.emplace(std::move(*kernel));
-	kernel_booted_once = true;
 
 	overlay_ = options.overlay;
 	if (uri) {

@@ -69,10 +69,6 @@ public:
 	ImageSession(const ImageSession &) = delete;
 	ImageSession &operator=(const ImageSession &) = delete;
 
-	// Has a session of this process booted the kernel? It boots once per
-	// process: after its halt, open() fails.
-	static bool kernel_booted();
-
 	// The mount point inside the kernel, e.g. "/mnt/vda".
 	const std::string &root() const
 	{

@@ -9,6 +9,7 @@
 // main thread owns startup, the stop signals and teardown. Lifetimes: the kernel is up and the image mounted before
 // the FUSE mount appears, and the FUSE mount is gone before the image is
 // unmounted in the kernel and the kernel halted.
+#include "emergency_exit.hpp"
 #include "image_session.hpp"
 #include "lklfuse_loop.hpp"
 #include "lklfuse_ops.hpp"
@@ -149,7 +150,15 @@ void usage(const char *prog)
 	       "user).\n"
 	       "Exit status: 0 after fusermount3 -u, 128+N after signal N "
 	       "(SIGTERM: 143,\n"
-	       "SIGINT: 130, SIGHUP: 129), 1 on errors, 2 for bad usage.\n\n",
+	       "SIGINT: 130, SIGHUP: 129), 1 on errors, 2 for bad usage, 3 "
+	       "after a kernel\n"
+	       "panic (a damaged image: the kernel's last messages are shown).\n"
+	       "If unmounting after a stop signal takes more than "
+	       "LKL_STOP_GRACE seconds\n"
+	       "(default 10), or a second signal comes, lklfuse exits at once "
+	       "with status\n"
+	       "128 + the signal, saying whether the image may need a "
+	       "repair.\n\n",
 	       prog);
 }
 
@@ -237,6 +246,7 @@ void detach()
 		syslog(LOG_WARNING, "chdir /: %m");
 	openlog("lklfuse", LOG_PID, LOG_DAEMON);
 	g_detached = true;
+	lkl_tools::emergency_to_syslog();
 }
 
 // FUSE reads ahead 128 KiB at a time, whatever the file system asks for;
@@ -411,9 +421,16 @@ int main(int argc, char **argv)
 		setsid();
 	}
 
+	lkl_tools::emergency_program("lklfuse");
+	lkl_tools::exit_on_kernel_panic();
+	lkl_tools::emergency_image(options.image, options.read_only ||
+							  options.overlay != lkl_tools::Overlay::none);
+	lkl_tools::emergency_fstype(options.type);
 	std::string error;
 	auto session = lkl_tools::ImageSession::open(options, error);
 	int status;
+	if (session)
+		lkl_tools::emergency_fstype(session->type());
 	if (!session) {
 		if (startup.active())
 			startup.failed(error);

@@ -1,5 +1,7 @@
 #include "lklfuse_loop.hpp"
 
+#include "emergency_exit.hpp"
+
 #include <linux/fuse.h>
 
 #include <cerrno>
@@ -169,15 +171,18 @@ private:
 		sigemptyset(&set);
 		for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1})
 			sigaddset(&set, sig);
-		bool stopping = false;
+		int first = 0;
 		int sig = 0;
 		// end() sends SIGUSR1 exactly once, so it is always taken here.
 		while (sigwait(&set, &sig) == 0 && sig != SIGUSR1) {
-			if (stopping)
-				continue;
-			// Unmounting FUSE makes the reader return.
-			stopping = true;
+			// Asked twice: the user will not wait.
+			if (first)
+				lkl_tools::exit_stopped(first);
+			// The orderly end must come in time (the kernel may be
+			// stuck); unmounting FUSE makes the reader return.
+			first = sig;
 			stop_signal_ = sig;
+			lkl_tools::grace_period().start(sig);
 			fuse_session_exit(se_);
 			if (unmount_)
 				unmount_(unmount_arg_);

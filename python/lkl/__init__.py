@@ -23,8 +23,8 @@ Errors are the standard :class:`OSError` subclasses
 the kernel works, so threads run in parallel on one image.
 
 One kernel per process: while an ``Image`` is open, opening another raises
-:class:`RuntimeError`, and once it is closed (the kernel halted) so does a
-new one, until the kernel can boot again in one process.
+:class:`RuntimeError`. Once it is closed (its kernel halted), a new ``Image``
+boots a fresh kernel, which starts from the same state as the first.
 """
 
 from __future__ import annotations

@@ -69,18 +69,26 @@ def test_opening_fails_clearly(tmp_path):
     assert r.stdout.count("refused:") == 2, r.stderr
 
 
-def test_no_second_kernel_after_close(tmp_path):
+def test_a_new_image_after_close_boots_a_fresh_kernel(tmp_path):
     image = make_image(tmp_path / "i.img", "ext4")
     r = run_child(f"""
         import lkl
-        lkl.Image({image!r}).close()
-        try:
-            lkl.Image({image!r})
-        except RuntimeError as e:
-            print("refused:", e)
+        with lkl.Image({image!r}, readonly=False) as img:
+            img.write_bytes("/f", b"first life")
+            try:
+                lkl.Image({image!r})
+            except RuntimeError as e:
+                print("refused:", e)
+        for life in range(3):
+            with lkl.Image({image!r}, readonly=False) as img:
+                print("read:", img.read_bytes("/f"))
+                img.write_bytes("/f", b"life %d" % life)
         """)
     assert r.returncode == 0, r.stderr
-    assert "refused: lkl: the kernel of this process was halted" in r.stdout
+    assert "refused: lkl: an image is already open" in r.stdout
+    assert r.stdout.count("read:") == 3
+    assert "read: b'first life'" in r.stdout
+    assert "read: b'life 1'" in r.stdout
 
 
 @pytest.mark.parametrize("fstype", ["xfs", "ext4"])

@@ -88,11 +88,15 @@ struct lkl_linux_dirent64 {
 #define LKL_DT_WHT	14
 
 /*
- * Stop the kernel: nothing is synced or unmounted first. Returns once no
- * kernel code runs any more, the host timer is gone and the host has
- * carried out every block request the kernel gave it; lkl_cleanup() then
- * frees the kernel's contexts and memory. Calls blocked in the kernel at
- * that moment never return.
+ * Stop the kernel: nothing is synced or unmounted first. Calls blocked in
+ * the kernel at that moment, and all later ones, return -LKL_ENODEV;
+ * interrupts raised meanwhile are dropped. Returns 0 once no kernel code
+ * runs any more, the host timer is gone, the host has carried out every
+ * block request the kernel gave it, and the kernel's contexts and memory
+ * are freed and its data restored: lkl_start_kernel() may then boot a
+ * fresh kernel. Also releases a kernel stopped by a panic whose handler
+ * returned. -LKL_ENODEV when no kernel is up (or another thread is halting
+ * it).
  */
 long lkl_sys_halt(void);
 

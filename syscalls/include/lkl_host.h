@@ -7,8 +7,8 @@
  *
  * struct lkl_host_operations and the kernel entry points (lkl_init,
  * lkl_start_kernel, lkl_syscall, lkl_trigger_irq, lkl_is_running,
- * lkl_cleanup) are declared by <lkl/asm/host_ops.h>, the kernel/host
- * interface installed from arch/lkl.
+ * lkl_cleanup, lkl_kernel_messages) are declared by <lkl/asm/host_ops.h>,
+ * the kernel/host interface installed from arch/lkl.
  *
  * lkl_host_ops is the library's own implementation of those operations.
  * A program passes it to lkl_init() and may first replace its print and

@@ -52,8 +52,12 @@ static DEFINE_MUTEX(disks_lock);
 static struct lkl_blk_io *completed;
 /* Requests handed to the host and not completed yet, all disks. */
 static long in_flight;
-/* Posted when in_flight drops to 0 after halt; lkl_sys_halt() waits here. */
-static struct lkl_sem *idle_sem;
+/*
+ * Posted when in_flight drops to 0 once the kernel has stopped;
+ * lkl_sys_halt() waits here. Made once and kept (persistent): a host
+ * thread may post it after the kernel is gone.
+ */
+static struct lkl_sem *idle_sem __lkl_persistent;
 
 void lkl_blk_complete(struct lkl_blk_io *io)
 {
@@ -65,14 +69,21 @@ void lkl_blk_complete(struct lkl_blk_io *io)
 					      __ATOMIC_RELEASE,
 					      __ATOMIC_RELAXED));
 	lkl_trigger_irq(LKL_BLK_IRQ);
-	/* The last touch of @io: after this, halt may free its memory. */
+	/*
+	 * The last touch of @io and of kernel memory: after this, halt may
+	 * free both. A stopped kernel drops the interrupt (the request was
+	 * carried out all the same).
+	 */
 	if (__atomic_sub_fetch(&in_flight, 1, __ATOMIC_SEQ_CST) == 0 &&
-	    __atomic_load_n(&lkl_halting, __ATOMIC_SEQ_CST))
+	    !lkl_kernel_alive())
 		lkl_ops->sem_up(idle_sem);
 }
 
+/* After the kernel stopped: no request is submitted any more. */
 void lkl_blk_wait_idle(void)
 {
+	if (!idle_sem)
+		return;
 	while (__atomic_load_n(&in_flight, __ATOMIC_SEQ_CST))
 		lkl_ops->sem_down(idle_sem);
 }
@@ -176,19 +187,29 @@ static void free_dev(struct lkl_blk_dev *dev)
 	kfree(dev);
 }
 
-/* Disks handed over before boot, added in order by lkl_blk_init(). */
+/*
+ * Disks handed over before boot, added in order by lkl_blk_init(). Kept
+ * across a reboot's restore of kernel data (persistent): they are for the
+ * next kernel, handed over after the last one was released.
+ */
 #define MAX_PREBOOT_DISKS 16
 static struct {
 	void *host;
 	u64 size;
 	unsigned int flags;
-} preboot[MAX_PREBOOT_DISKS];
-static int nr_preboot;
+} preboot[MAX_PREBOOT_DISKS] __lkl_persistent;
+static int nr_preboot __lkl_persistent;
+
+void lkl_blk_forget(void)
+{
+	memset(preboot, 0, sizeof(preboot));
+	nr_preboot = 0;
+}
 
 int lkl_blk_preboot_add(void *host, unsigned long long size,
 			unsigned int flags)
 {
-	if (lkl_running || lkl_halting)
+	if (lkl_get_state() != LKL_OFF)
 		return -EBUSY;
 	if (!host || size < SECTOR_SIZE)
 		return -EINVAL;
@@ -205,18 +226,16 @@ int lkl_blk_release(void *host)
 {
 	int i;
 
-	if (lkl_running)
+	if (lkl_kernel_alive())
 		return -EBUSY;
-	/* After halt the kernel holds nothing of any disk. */
-	if (lkl_halting)
-		return 0;
 	for (i = 0; i < nr_preboot; i++) {
 		if (preboot[i].host == host) {
 			preboot[i].host = NULL;
 			return 0;
 		}
 	}
-	return -ENXIO;
+	/* A kernel that stopped holds nothing of any disk: it may be its. */
+	return lkl_generation ? 0 : -ENXIO;
 }
 
 /* Adds a disk with id @want, or the lowest free id if @want is negative. */
@@ -337,7 +356,8 @@ static int __init lkl_blk_init(void)
 {
 	int err, i;
 
-	idle_sem = lkl_ops->sem_alloc(0);
+	if (!idle_sem)
+		idle_sem = lkl_ops->sem_alloc(0);
 	if (!idle_sem)
 		return -ENOMEM;
 	major = register_blkdev(0, "lkl");

@@ -20,7 +20,7 @@
 static int load_lkl_init(struct linux_binprm *bprm)
 {
 	/* Only init's own exec at boot; programs cannot run in lkl. */
-	if (!is_global_init(current) || lkl_running ||
+	if (!is_global_init(current) || lkl_get_state() == LKL_RUNNING ||
 	    strcmp(bprm->filename, "/init"))
 		return -ENOEXEC;
 	return 0;

@@ -25,9 +25,15 @@
 #include <asm/irqflags.h>
 #include "lkl.h"
 
-struct lkl_host_thread *lkl_cpu_owner;
-static int cpu_waiters;
-static struct lkl_sem *cpu_sem;
+/*
+ * Host threads may wait for the CPU across a reboot (a system call racing
+ * with lkl_sys_halt()), so the CPU outlives the kernel: persistent.
+ */
+struct lkl_host_thread *lkl_cpu_owner __lkl_persistent;
+static int cpu_waiters __lkl_persistent;
+static struct lkl_sem *cpu_sem __lkl_persistent;
+/* The holder runs interrupts on its own stack (lkl_cpu_put()). */
+static bool irqs_on_home;
 
 static inline bool owner_cas(struct lkl_host_thread *old,
 			     struct lkl_host_thread *new)
@@ -71,27 +77,45 @@ static void resume_current(struct lkl_host_thread *ht)
 	lkl_ops->ctx_switch(ht->home, current->thread.ctx);
 }
 
-/* Run pending interrupts on the holder's stack, in current's name. */
-static void run_irqs_from_home(void)
+/*
+ * Run pending interrupts on the holder's stack, in current's name. A panic
+ * in them whose handler returns comes back here (lkl_cpu_abandon()).
+ */
+static void run_irqs_from_home(struct lkl_host_thread *ht)
 {
 	unsigned long flags = lkl_irqs_enabled;
 
+	if (__builtin_setjmp(ht->irq_escape)) {
+		irqs_on_home = false;
+		return;
+	}
+	irqs_on_home = true;
 	arch_local_irq_restore(1);
+	irqs_on_home = false;
 	lkl_irqs_enabled = flags;
 }
 
+static bool irq_pending(void)
+{
+	return __atomic_load_n(&lkl_irq_pending, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Gives the CPU up, first running what is pending: interrupts, and any task
+ * they or the holder made runnable. Once the kernel has stopped nothing
+ * runs: pending interrupts are dropped, so this always ends.
+ */
 void lkl_cpu_put(struct lkl_host_thread *ht)
 {
 	for (;;) {
-		/* After halt no kernel context may run again. */
-		do {
-			if (lkl_halting)
-				break;
-			if (__atomic_load_n(&lkl_irq_pending, __ATOMIC_SEQ_CST))
-				run_irqs_from_home();
-			while (others_runnable())
+		while (lkl_kernel_alive()) {
+			if (irq_pending())
+				run_irqs_from_home(ht);
+			else if (others_runnable())
 				resume_current(ht);
-		} while (__atomic_load_n(&lkl_irq_pending, __ATOMIC_SEQ_CST));
+			else
+				break;
+		}
 
 		__atomic_store_n(&lkl_cpu_owner, NULL, __ATOMIC_SEQ_CST);
 		if (__atomic_load_n(&cpu_waiters, __ATOMIC_SEQ_CST))
@@ -100,7 +124,7 @@ void lkl_cpu_put(struct lkl_host_thread *ht)
 		 * An interrupt raised while we held the CPU was left to us;
 		 * one raised after the store above finds the CPU free.
 		 */
-		if (!__atomic_load_n(&lkl_irq_pending, __ATOMIC_SEQ_CST) ||
+		if (!lkl_kernel_alive() || !irq_pending() ||
 		    !lkl_cpu_try_get(ht))
 			return;
 	}
@@ -113,6 +137,19 @@ void lkl_cpu_put(struct lkl_host_thread *ht)
 void lkl_cpu_go_home(void)
 {
 	lkl_ops->ctx_switch(current->thread.ctx, lkl_cpu_owner->home);
+}
+
+/*
+ * The kernel has stopped in the middle of kernel code (halt or panic): give
+ * the holder its stack back for good. Interrupts run on the holder's own
+ * stack unwind to run_irqs_from_home(); a context is never resumed.
+ */
+void __noreturn lkl_cpu_abandon(void)
+{
+	if (irqs_on_home)
+		__builtin_longjmp(lkl_cpu_owner->irq_escape, 1);
+	for (;;)
+		lkl_cpu_go_home();
 }
 
 /*
@@ -144,17 +181,15 @@ void lkl_request_done(struct lkl_host_thread *ht, long ret)
 		lkl_ops->sem_up(ht->sem);
 }
 
+/*
+ * The semaphore is made once and kept for the life of the process: after a
+ * halt, a host thread may still be on its way out of lkl_cpu_put().
+ */
 int lkl_cpu_init(void)
 {
-	cpu_sem = lkl_ops->sem_alloc(0);
+	if (!cpu_sem)
+		cpu_sem = lkl_ops->sem_alloc(0);
 	return cpu_sem ? 0 : -ENOMEM;
-}
-
-void lkl_cpu_cleanup(void)
-{
-	if (cpu_sem)
-		lkl_ops->sem_free(cpu_sem);
-	cpu_sem = NULL;
 }
 
 void arch_cpu_idle(void)

@@ -23,8 +23,11 @@
 #include <asm/syscall.h>
 #include "lkl.h"
 
-static int tls_key = -1;
-bool lkl_running;
+/*
+ * Made at the first boot and kept: a host thread's data must be found (and
+ * freed when it exits) whatever kernel it last used.
+ */
+static int tls_key __lkl_persistent = -1;
 
 /* init, once it serves; and host threads waiting for it to make their task. */
 static struct task_struct *task_server;
@@ -70,13 +73,26 @@ static long run_request(struct lkl_host_thread *ht)
 	return ht->ret;
 }
 
+/*
+ * With the CPU held: is @ht's task one of the running kernel's? A task of
+ * an earlier kernel is gone with it, and the thread starts afresh.
+ */
+static bool has_live_task(struct lkl_host_thread *ht)
+{
+	if (ht->generation != lkl_generation) {
+		ht->task = NULL;
+		ht->generation = lkl_generation;
+	}
+	return ht->task;
+}
+
 static void host_thread_exit(void *arg)
 {
 	struct lkl_host_thread *ht = arg;
 
-	if (ht->task && lkl_running) {
+	if (ht->task && lkl_is_running()) {
 		lkl_cpu_get(ht);
-		if (lkl_running) {
+		if (lkl_is_running() && has_live_task(ht)) {
 			ht->exiting = true;
 			run_request(ht);
 		} else {
@@ -239,17 +255,18 @@ long lkl_syscall(long no, long *params)
 {
 	struct lkl_host_thread *ht;
 
-	if (!lkl_running)
+	if (!lkl_is_running())
 		return -ENODEV;
 	ht = lkl_host_thread_self();
 	if (!ht)
 		return -ENOMEM;
 
 	lkl_cpu_get(ht);
-	if (unlikely(!lkl_running)) {
+	if (unlikely(!lkl_is_running())) {
 		lkl_cpu_put(ht);
 		return -ENODEV;
 	}
+	has_live_task(ht);
 	ht->nr = no;
 	ht->params = params;
 	return run_request(ht);
@@ -257,10 +274,12 @@ long lkl_syscall(long no, long *params)
 
 int lkl_host_tasks_init(void)
 {
-	tls_key = lkl_ops->tls_alloc(host_thread_exit);
+	if (tls_key < 0)
+		tls_key = lkl_ops->tls_alloc(host_thread_exit);
 	return tls_key < 0 ? -ENOMEM : 0;
 }
 
+/* The calling thread's data; other threads free theirs when they exit. */
 void lkl_host_tasks_cleanup(void)
 {
 	struct lkl_host_thread *ht;
@@ -272,6 +291,33 @@ void lkl_host_tasks_cleanup(void)
 		lkl_ops->tls_set(tls_key, NULL);
 		host_thread_free(ht);
 	}
-	lkl_ops->tls_free(tls_key);
-	tls_key = -1;
+}
+
+static void abort_request(struct lkl_host_thread *ht,
+			  struct lkl_host_thread *except, long ret)
+{
+	if (ht && ht != except && ht->pending)
+		lkl_request_done(ht, ret);
+}
+
+/*
+ * With the CPU held, as the kernel stops: every other host thread with a
+ * request in the kernel is waiting for it (only the holder runs), in its
+ * task, in a task not started yet, or for init to make its task. They all
+ * get @ret now; their tasks never run again.
+ */
+void lkl_host_tasks_abort(struct lkl_host_thread *except, long ret)
+{
+	struct task_request *req;
+	struct task_struct *g, *t;
+
+	for_each_process_thread(g, t) {
+		abort_request(t->thread.host, except, ret);
+		/* Made but not started: its host thread is its argument. */
+		if (!t->thread.host && t->thread.fn == host_task_main &&
+		    !(t->flags & PF_EXITING))
+			abort_request(t->thread.fn_arg, except, ret);
+	}
+	list_for_each_entry(req, &task_requests, list)
+		abort_request(req->ht, except, ret);
 }

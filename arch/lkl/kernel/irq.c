@@ -29,8 +29,8 @@ int lkl_trigger_irq(int irq)
 
 	if (irq <= 0 || irq >= NR_IRQS)
 		return -EINVAL;
-	/* Only between boot and halt. */
-	if (!lkl_ops || !init_task.thread.ctx || lkl_halting)
+	/* Only between boot and halt: a stopped kernel drops interrupts. */
+	if (!lkl_ops || !lkl_kernel_alive())
 		return -ENODEV;
 	__atomic_fetch_or(&lkl_irq_pending, 1UL << irq, __ATOMIC_SEQ_CST);
 	ht = lkl_host_thread_self();
@@ -67,6 +67,17 @@ void lkl_run_pending_irqs(void)
 	set_irq_regs(old_regs);
 	lkl_irqs_enabled = 1;
 	irqs_running = false;
+}
+
+/*
+ * Busy-wait loops call cpu_relax() (asm/processor.h): with one CPU and no
+ * preemption, an interrupt raised meanwhile must run here, or a loop that
+ * waits for jiffies or for an interrupt handler never ends.
+ */
+void lkl_cpu_relax_irqs(void)
+{
+	if (lkl_irqs_enabled)
+		lkl_run_pending_irqs();
 }
 
 void __init init_IRQ(void)

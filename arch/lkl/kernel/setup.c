@@ -18,13 +18,18 @@
 #include <asm/host_ops.h>
 #include "lkl.h"
 
-struct lkl_host_operations *lkl_ops;
-bool lkl_halting;
+struct lkl_host_operations *lkl_ops __lkl_persistent;
+int lkl_state __lkl_persistent;
+unsigned long lkl_generation __lkl_persistent;
 static struct lkl_host_thread *boot_thread;
 
+/*
+ * Once per process, or again with the same operations: a program may boot
+ * and halt the kernel many times.
+ */
 int lkl_init(struct lkl_host_operations *ops)
 {
-	if (!ops || lkl_ops)
+	if (!ops || (lkl_ops && lkl_ops != ops))
 		return -EINVAL;
 	lkl_ops = ops;
 	return 0;
@@ -32,7 +37,7 @@ int lkl_init(struct lkl_host_operations *ops)
 
 int lkl_is_running(void)
 {
-	return lkl_running;
+	return lkl_get_state() == LKL_RUNNING;
 }
 
 static void __ref boot_entry(void *unused)
@@ -43,41 +48,76 @@ static void __ref boot_entry(void *unused)
 int __ref lkl_start_kernel(const char *fmt, ...)
 {
 	struct lkl_host_thread *ht;
+	int off = LKL_OFF;
 	va_list ap;
 	int err;
 
-	if (!lkl_ops || lkl_running || lkl_halting)
+	if (!lkl_ops)
+		return -EINVAL;
+	/* A kernel that did not boot, or was halted, has been released. */
+	if (!__atomic_compare_exchange_n(&lkl_state, &off, LKL_BOOTING, false,
+					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 		return -EINVAL;
 
+	err = lkl_snapshot_take();
+	if (!err)
+		err = lkl_cpu_init();
+	if (!err)
+		err = lkl_host_tasks_init();
+	ht = err ? NULL : lkl_host_thread_self();
+	if (!err && !ht)
+		err = -ENOMEM;
+	if (err) {
+		lkl_set_state(LKL_OFF);
+		return err;
+	}
+
+	lkl_generation++;
 	lkl_boot_ns = lkl_ops->time();
 	va_start(ap, fmt);
 	vscnprintf(boot_command_line, COMMAND_LINE_SIZE, fmt, ap);
 	va_end(ap);
 
-	err = lkl_cpu_init();
-	if (!err)
-		err = lkl_host_tasks_init();
-	if (err)
-		return err;
-	ht = lkl_host_thread_self();
-	if (!ht)
-		return -ENOMEM;
 	init_task.thread.ctx = lkl_ops->ctx_create(boot_entry, NULL);
-	if (!init_task.thread.ctx)
+	if (!init_task.thread.ctx) {
+		lkl_set_state(LKL_OFF);
 		return -ENOMEM;
+	}
 
 	lkl_cpu_get(ht);
 	boot_thread = ht;
 	ht->pending = true;
 	lkl_cpu_run(ht);
+	if (ht->ret < 0) {
+		/* A panic during boot (its handler returned): release it. */
+		lkl_set_state(LKL_RELEASING);
+		lkl_release();
+	}
 	return ht->ret;
 }
 
 /* Called by init once it is ready to create host tasks. */
 void lkl_boot_done(void)
 {
-	lkl_running = true;
+	lkl_set_state(LKL_RUNNING);
 	lkl_request_done(boot_thread, 0);
+}
+
+/*
+ * No kernel code runs after this: every request still waiting gets @ret
+ * (-ENODEV), @done's gets @done_ret, and the calling context is abandoned.
+ * lkl_sys_halt() releases what is left.
+ */
+void __noreturn lkl_stop(struct lkl_host_thread *done, long ret,
+			 long done_ret)
+{
+	lkl_set_state(LKL_STOPPED);
+	lkl_host_tasks_abort(done, ret);
+	if (boot_thread && boot_thread->pending && boot_thread != done)
+		lkl_request_done(boot_thread, ret);
+	if (done)
+		lkl_request_done(done, done_ret);
+	lkl_cpu_abandon();
 }
 
 static int cpuinfo_show(struct seq_file *m, void *v)
@@ -108,13 +148,17 @@ const struct seq_operations cpuinfo_op = {
 	.show	= cpuinfo_show,
 };
 
-/* After the panic message: the host decides (the default aborts). */
+/*
+ * After the panic message: the host decides. The default handler aborts the
+ * process; one that returns gets a stopped kernel, which lkl_sys_halt()
+ * releases (and lkl_start_kernel() may then boot afresh).
+ */
 static int lkl_panic_notify(struct notifier_block *nb, unsigned long event,
 			    void *msg)
 {
 	if (lkl_ops->panic)
 		lkl_ops->panic();
-	return NOTIFY_DONE;
+	lkl_stop(NULL, -ENODEV, 0);
 }
 
 static struct notifier_block lkl_panic_nb = {
@@ -133,18 +177,11 @@ void __init setup_arch(char **cmdline_p)
 
 /*
  * reboot(2) ends here. The calling host thread's request is reported done
- * and its task parks for good: no kernel context runs after this.
+ * and its task is abandoned: no kernel context runs after this.
  */
 static void __noreturn lkl_halt(void)
 {
-	struct lkl_host_thread *ht = current->thread.host;
-
-	lkl_halting = true;
-	lkl_running = false;
-	if (ht)
-		lkl_request_done(ht, 0);
-	for (;;)
-		lkl_cpu_go_home();
+	lkl_stop(current->thread.host, -ENODEV, 0);
 }
 
 void machine_halt(void)
@@ -162,33 +199,39 @@ void machine_restart(char *cmd)
 	lkl_halt();
 }
 
+/* Moves a stopped kernel to RELEASING; true for the one caller that did. */
+static bool claim_stopped(void)
+{
+	int stopped = LKL_STOPPED;
+
+	return __atomic_compare_exchange_n(&lkl_state, &stopped, LKL_RELEASING,
+					   false, __ATOMIC_SEQ_CST,
+					   __ATOMIC_SEQ_CST);
+}
+
 long lkl_sys_halt(void)
 {
 	long params[6] = { LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
 			   LINUX_REBOOT_CMD_POWER_OFF, 0, 0, 0 };
-	long err;
+	long err = -ENODEV;
 
-	err = lkl_syscall(__NR_reboot, params);
-	if (err < 0)
-		return err;
-	lkl_time_cleanup();
-	lkl_blk_wait_idle();
+	/* Stopped already (a panic whose handler returned): release only. */
+	if (lkl_get_state() == LKL_RUNNING)
+		err = lkl_syscall(__NR_reboot, params);
+	if (!claim_stopped())
+		return err < 0 ? err : -ENODEV;
+	lkl_release();
 	return 0;
 }
 
 void lkl_cleanup(void)
 {
-	struct task_struct *g, *t;
-
-	if (!lkl_ops || lkl_running)
+	if (!lkl_ops)
 		return;
-	if (lkl_halting && init_task.thread.ctx) {
-		for_each_process_thread(g, t)
-			arch_release_task_struct(t);
-		lkl_ops->ctx_free(init_task.thread.ctx);
-		init_task.thread.ctx = NULL;
-		lkl_mem_cleanup();
-	}
+	if (claim_stopped())
+		lkl_release();
+	if (lkl_get_state() != LKL_OFF)
+		return;
+	lkl_snapshot_free();
 	lkl_host_tasks_cleanup();
-	lkl_cpu_cleanup();
 }

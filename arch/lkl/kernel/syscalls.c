@@ -27,6 +27,10 @@ SYSCALL_DEFINE0(rt_sigreturn)
 #ifndef CONFIG_LKL_CTX_SWITCH_BENCH
 #define sys_lkl_switch_bench sys_ni_syscall
 #endif
+/* Built with CONFIG_LKL_DEBUG_CALLS (debug.c), else -ENOSYS. */
+#ifndef CONFIG_LKL_DEBUG_CALLS
+#define sys_lkl_debug sys_ni_syscall
+#endif
 
 #undef __SYSCALL
 #define __SYSCALL(nr, call) [nr] = (syscall_fn_t)(void (*)(void))(call),

@@ -12,6 +12,12 @@
 #include "lkl.h"
 
 struct task_struct *lkl_current = &init_task;
+/*
+ * Every task with a context but init_task, until it is freed. When the
+ * kernel stops, tasks that exited but wait for an RCU grace period to be
+ * freed are on no other list; their contexts must be freed all the same.
+ */
+static LIST_HEAD(contexts);
 
 struct task_struct *__switch_to(struct task_struct *prev,
 				struct task_struct *next)
@@ -60,14 +66,29 @@ int copy_thread(struct task_struct *p, const struct kernel_clone_args *args)
 	p->thread.ctx = lkl_ops->ctx_create(task_entry, NULL);
 	if (!p->thread.ctx)
 		return -ENOMEM;
+	list_add(&p->thread.contexts, &contexts);
 	return 0;
 }
 
 void arch_release_task_struct(struct task_struct *tsk)
 {
-	if (tsk->thread.ctx && tsk != &init_task)
+	if (tsk->thread.ctx && tsk != &init_task) {
+		list_del(&tsk->thread.contexts);
 		lkl_ops->ctx_free(tsk->thread.ctx);
+	}
 	tsk->thread.ctx = NULL;
+}
+
+/* The kernel has stopped: no context runs again. */
+void lkl_release_contexts(void)
+{
+	struct task_struct *t, *next;
+
+	list_for_each_entry_safe(t, next, &contexts, thread.contexts)
+		arch_release_task_struct(t);
+	if (init_task.thread.ctx)
+		lkl_ops->ctx_free(init_task.thread.ctx);
+	init_task.thread.ctx = NULL;
 }
 
 void flush_thread(void)

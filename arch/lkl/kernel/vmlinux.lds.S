@@ -29,14 +29,46 @@ SECTIONS
 
 	_sdata = .;
 	RO_DATA(PAGE_SIZE)
-	RW_DATA(L1_CACHE_BYTES, PAGE_SIZE, THREAD_SIZE)
+
+	/*
+	 * RW_DATA, with its ends marked and -fPIC's .data.rel* (initialized
+	 * pointers) inside: a reboot restores what lies between the markers
+	 * (reboot.c), here and in .init.data, ro_after_init and the bss.
+	 */
+	. = ALIGN(PAGE_SIZE);
+	.data : {
+		__lkl_data_start = .;
+		INIT_TASK_DATA(THREAD_SIZE)
+		NOSAVE_DATA
+		PAGE_ALIGNED_DATA(PAGE_SIZE)
+		CACHELINE_ALIGNED_DATA(L1_CACHE_BYTES)
+		READ_MOSTLY_DATA(L1_CACHE_BYTES)
+		DATA_DATA
+		CONSTRUCTORS
+		*(.data.rel .data.rel.*)
+		__lkl_data_end = .;
+	}
+	BUG_TABLE
 	_edata = .;
+
+	/* What a reboot keeps (__lkl_persistent in kernel/lkl.h). */
+	.lkl.persistent : {
+		*(.lkl.persistent)
+	}
 
 	EXCEPTION_TABLE(16)
 
 	__init_begin = .;
 	INIT_TEXT_SECTION(PAGE_SIZE)
-	INIT_DATA_SECTION(16)
+	.init.data : {
+		__lkl_init_data_start = .;
+		INIT_DATA
+		INIT_SETUP(16)
+		INIT_CALLS
+		CON_INITCALL
+		INIT_RAM_FS
+		__lkl_init_data_end = .;
+	}
 	PERCPU_SECTION(L1_CACHE_BYTES)
 	__init_end = .;
 

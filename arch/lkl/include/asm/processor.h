@@ -4,6 +4,8 @@
 
 #ifndef __ASSEMBLY__
 
+#include <linux/types.h>
+
 struct lkl_ctx;
 struct lkl_host_thread;
 
@@ -18,13 +20,24 @@ struct thread_struct {
 	struct task_struct *prev_sched;
 	/* Non-NULL for a task that runs system calls for a host thread. */
 	struct lkl_host_thread *host;
+	/* On the list of tasks that own a context (threads.c). */
+	struct list_head contexts;
 };
 
 #define INIT_THREAD { }
 
-/* A spin-wait hint to the host CPU (and a compiler barrier). */
+extern unsigned long lkl_irq_pending;
+void lkl_cpu_relax_irqs(void);
+
+/*
+ * A spin-wait hint to the host CPU (and a compiler barrier). With one lkl
+ * CPU and no preemption nothing else can end a busy wait, so interrupts
+ * raised meanwhile (the timer, disk completions) run here when enabled.
+ */
 static inline void cpu_relax(void)
 {
+	if (*(volatile unsigned long *)&lkl_irq_pending)
+		lkl_cpu_relax_irqs();
 #if defined(__x86_64__) || defined(__i386__)
 	__asm__ __volatile__("pause" : : : "memory");
 #elif defined(__aarch64__)

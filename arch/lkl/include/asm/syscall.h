@@ -18,6 +18,7 @@ asmlinkage long sys_new_thread_group_leader(void);
 asmlinkage long sys_lkl_disk_add_dev(void __user *host, u64 size,
 				     unsigned int flags);
 asmlinkage long sys_lkl_disk_del(unsigned int id);
+asmlinkage long sys_lkl_debug(unsigned int cmd, unsigned long arg);
 
 static inline int syscall_get_arch(struct task_struct *task)
 {

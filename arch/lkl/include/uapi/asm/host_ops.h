@@ -76,8 +76,14 @@ struct lkl_host_operations {
 	 */
 	void (*print)(const char *str, int len);
 	/*
-	 * Called after the kernel printed its panic message. A program may
-	 * replace it; it should not return (the default aborts the process).
+	 * Called after the kernel printed its panic message (a panic() or a
+	 * BUG()), on the host thread that ran the failing kernel code, which
+	 * holds the lkl CPU: the handler may call lkl_kernel_messages() but
+	 * no system call. A program may replace it. The default aborts the
+	 * process. If it returns, the kernel is stopped for good: every
+	 * system call in it returns -ENODEV, later ones too, until
+	 * lkl_sys_halt() releases it (after which lkl_start_kernel() may boot
+	 * a fresh kernel).
 	 */
 	void (*panic)(void);
 
@@ -205,15 +211,25 @@ struct lkl_host_operations {
 /*
  * Kernel entry points.
  *
- * lkl_init() records the host operations (call it first, once);
- * lkl_start_kernel() boots with the given command line (printf-style) and
- * returns 0 once init is running, or a negative errno. lkl_syscall() runs
+ * lkl_init() records the host operations (call it first; again only with
+ * the same operations). lkl_start_kernel() boots with the given command
+ * line (printf-style) and returns 0 once init is running, or a negative
+ * errno (-EINVAL while a kernel is up, or stopped and not yet released).
+ * A kernel that lkl_sys_halt() has stopped is released at once: the
+ * program may boot a fresh one, as often as it likes, each starting from
+ * the kernel's pristine data. lkl_syscall() runs
  * system call @no with up to six @params in the calling host thread's kernel
  * task and returns the kernel's result (a negative errno on failure).
  * lkl_trigger_irq() raises an interrupt from any host thread.
  * Disks are added and removed with the lkl_disk_add_dev and lkl_disk_del
  * system calls (asm/unistd.h), handing the kernel a host disk handle.
  * lkl_cleanup() frees what lkl_init() and the kernel left, after halt.
+ * lkl_kernel_messages() copies the newest kernel log messages, at every
+ * level, one per line with their time stamps, into @buf (at most @size - 1
+ * bytes and a NUL; older messages are left out first) and returns their
+ * length; -EINVAL for no buffer, -ENODEV when no kernel has booted or
+ * lkl_sys_halt() has released it. Any host thread may call it; the panic
+ * handler too.
  */
 int lkl_init(struct lkl_host_operations *ops);
 int lkl_start_kernel(const char *cmd_line, ...);
@@ -221,6 +237,7 @@ long lkl_syscall(long no, long *params);
 int lkl_trigger_irq(int irq);
 int lkl_is_running(void);
 void lkl_cleanup(void);
+long lkl_kernel_messages(char *buf, unsigned long size);
 /* Completes a block request; any host thread, any time after blk_submit. */
 void lkl_blk_complete(struct lkl_blk_io *io);
 /*

@@ -2,6 +2,10 @@
 # lklfuse against its peers, in the same run, on fresh images:
 #   kernel-xfs    the host kernel's loop mount of an XFS image
 #   lklfuse-xfs   lklfuse on the same kind of XFS image
+#   lklfuse-xfs-wb  the same with -o writeback_cache (the host kernel
+#                 gathers writes in its page cache)
+#   before-xfs    with LKLFUSE_BEFORE=BINARY, another lklfuse (an older
+#                 build, to compare with) on the same kind of XFS image
 #   kernel-ext4   the host kernel's loop mount of an ext4 image
 #   lklfuse-ext4  lklfuse on an ext4 image
 #   fuse2fs-ext4  fuse2fs (e2fsprogs' FUSE ext4) on an ext4 image
@@ -11,7 +15,10 @@
 # Workloads: 1 GiB sequential write (+fsync), read warm and cold (median
 # of three; cold: unmount, drop the host's caches, mount again), create / stat /
 # unlink of 20,000 files in one directory, and unpacking a source tree.
+# Every lklfuse peer runs with LKLFUSE_STATS: the mean service time of each
+# FUSE request type over the whole run is printed after the results.
 #
+#   [PEERS="kernel-xfs lklfuse-xfs ..."] [LKLFUSE_BEFORE=BINARY] \
 #   bench/lklfuse_bench.sh [BUILD_DIR]      (needs root, /dev/fuse, loop)
 set -euo pipefail
 
@@ -37,11 +44,19 @@ src_files=$(tar -tf "$work/src.tar" | wc -l)
 now() { date +%s.%N; }
 since() { echo "$(now) - $1" | bc -l; }
 
-# mount_peer PEER IMAGE: mounts IMAGE at $mnt the way PEER does.
+before=${LKLFUSE_BEFORE:+$(realpath "$LKLFUSE_BEFORE")}
+mounts=0
+
+# mount_peer PEER IMAGE: mounts IMAGE at $mnt the way PEER does; each
+# lklfuse mount writes its service times to a file of its own.
 mount_peer() {
+	mounts=$((mounts + 1))
+	local stats=$work/stats.$1.$mounts
 	case $1 in
 	kernel-*) mount -o loop "$2" "$mnt" ;;
-	lklfuse-*) "$lklfuse" "$2" "$mnt" -o mb=1024 ;;
+	lklfuse-*-wb) LKLFUSE_STATS=$stats "$lklfuse" "$2" "$mnt" -o mb=1024,writeback_cache ;;
+	lklfuse-*) LKLFUSE_STATS=$stats "$lklfuse" "$2" "$mnt" -o mb=1024 ;;
+	before-*) LKLFUSE_STATS=$stats "$before" "$2" "$mnt" -o mb=1024 ;;
 	fuse2fs-*) fuse2fs "$2" "$mnt" -o fakeroot >/dev/null ;;
 	esac
 }
@@ -62,7 +77,7 @@ fresh_image() {
 	rm -f "$work/img"
 	truncate -s 4G "$work/img"
 	case $1 in
-	*-xfs) mkfs.xfs -q -f "$work/img" ;;
+	*-xfs | *-xfs-*) mkfs.xfs -q -f "$work/img" ;;
 	*-ext4) mkfs.ext4 -q -F "$work/img" ;;
 	esac
 }
@@ -116,9 +131,11 @@ median3() {
 }
 
 declare -A R
-peers="kernel-xfs lklfuse-xfs kernel-ext4 lklfuse-ext4 fuse2fs-ext4"
+peers=${PEERS:-kernel-xfs lklfuse-xfs lklfuse-xfs-wb kernel-ext4 lklfuse-ext4 fuse2fs-ext4}
+[ -z "$before" ] || [ -n "${PEERS:-}" ] || peers+=" before-xfs"
 for peer in $peers; do
 	command -v fuse2fs >/dev/null || [ "$peer" != fuse2fs-ext4 ] || continue
+	[ "$peer" != before-xfs ] || [ -x "$before" ] || continue
 	echo "== $peer" >&2
 	fresh_image "$peer"
 	mount_peer "$peer" "$work/img"
@@ -172,7 +189,15 @@ if [ -x "$fuse_null" ]; then
 	R[fuse-null,warm]=$(median3 null_read warm)
 fi
 
-ratio() { [ -n "${R[$2]:-}" ] && echo "$(echo "${R[$1]} / ${R[$2]}" | bc -l)" || echo 0; }
+# ratio A B: R[A] / R[B], 0 where either was not measured.
+ratio() {
+	if [ -n "${R[$1]:-}" ] && [ -n "${R[$2]:-}" ] &&
+		[ "$(echo "${R[$2]} != 0" | bc -l)" = 1 ]; then
+		echo "${R[$1]} / ${R[$2]}" | bc -l
+	else
+		echo 0
+	fi
+}
 printf '| what | kernel-xfs | lklfuse-xfs | ratio | kernel-ext4 | lklfuse-ext4 | ratio | fuse2fs-ext4 | ratio |\n'
 printf '|---|---|---|---|---|---|---|---|---|\n'
 row() {
@@ -192,6 +217,12 @@ row() {
 		"${R[kernel-ext4,$key]}" "${R[lklfuse-ext4,$key]}" "$b" \
 		"${R[fuse2fs-ext4,$key]:-0}" "$c"
 }
+# Fields a peer did not run print as 0.
+for peer in kernel-xfs lklfuse-xfs kernel-ext4 lklfuse-ext4; do
+	for key in write warm cold create stat wstat unlink untar; do
+		: "${R[$peer,$key]:=0}"
+	done
+done
 row write "sequential write 1 GiB + fsync (MB/s)" "%.0f"
 row warm "sequential read, warm (MB/s)" "%.0f"
 row cold "sequential read, cold (MB/s)" "%.0f"
@@ -200,6 +231,55 @@ row stat "stat them (ops/s)" "%.0f"
 row wstat "stat them again, warm (ops/s)" "%.0f"
 row unlink "unlink them (ops/s)" "%.0f"
 row untar "unpack /usr/include ($src_files entries) + unmount (s)" "%.2f" inverse
+
+# The other lklfuse builds and settings against lklfuse-xfs.
+others=""
+for peer in lklfuse-xfs-wb before-xfs; do
+	[ -n "${R[$peer,write]:-}" ] && others+=" $peer"
+done
+if [ -n "$others" ]; then
+	printf '\n| what | lklfuse-xfs |'
+	for peer in $others; do printf ' %s | ratio |' "$peer"; done
+	printf '\n|---|---|'
+	for peer in $others; do printf -- '---|---|'; done
+	printf '\n'
+	for key in write warm cold create stat wstat unlink untar; do
+		printf '| %s | %.2f |' "$key" "${R[lklfuse-xfs,$key]}"
+		for peer in $others; do
+			if [ $key = untar ]; then r=$(ratio lklfuse-xfs,$key $peer,$key)
+			else r=$(ratio $peer,$key lklfuse-xfs,$key); fi
+			printf ' %.2f | %.2fx |' "${R[$peer,$key]}" "$r"
+		done
+		printf '\n'
+	done
+fi
+
+# Service time per request type, summed over every mount of each peer.
+service_times() {
+	cat "$work"/stats."$1".* 2>/dev/null | awk '
+		$1 != "opcode" { n[$1] += $2; t[$1] += $4 }
+		END { for (op in n) printf "%s %d %.2f\n", op, n[op], t[op] * 1e6 / n[op] }'
+}
+timed=""
+for peer in lklfuse-xfs lklfuse-xfs-wb before-xfs; do
+	ls "$work"/stats."$peer".* >/dev/null 2>&1 && timed+=" $peer"
+done
+if [ -n "$timed" ]; then
+	printf '\nService time inside lklfuse per request (mean µs, count), whole run:\n\n| request |'
+	for peer in $timed; do printf ' %s µs | count |' "$peer"; done
+	printf '\n|---|'
+	for peer in $timed; do printf -- '---|---|'; done
+	printf '\n'
+	for peer in $timed; do service_times "$peer" >"$work/times.$peer"; done
+	cat "$work"/times.* | awk '{print $1}' | sort -u | while read -r op; do
+		printf '| %s |' "$op"
+		for peer in $timed; do
+			awk -v op="$op" '$1 == op { printf " %.1f | %d |", $3, $2; f = 1 }
+				END { if (!f) printf " - | 0 |" }' "$work/times.$peer"
+		done
+		printf '\n'
+	done
+fi
 
 [ -n "${R[fuse-null,create]:-}" ] || exit 0
 printf '\nThe FUSE floor: a server that answers at once and does nothing.\n\n'

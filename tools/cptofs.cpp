@@ -205,6 +205,10 @@ struct Args {
 std::optional<int> parse(int argc, char **argv, bool from_image, Args &args)
 {
 	enum { opt_version = 256, opt_norecovery, opt_format, opt_overlay };
+	// Said when the image is held by a tool that is finishing with it.
+	args.image.notice = [](const std::string &msg) {
+		fprintf(stderr, "%s: %s\n", prog, msg.c_str());
+	};
 	static const struct option longopts[] = {
 		{"filesystem-image", required_argument, nullptr, 'i'},
 		{"filesystem-type", required_argument, nullptr, 't'},

@@ -2,6 +2,7 @@
 
 #include "fs_probe.hpp"
 #include "host_use.hpp"
+#include "image_lock.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -79,30 +80,6 @@ std::string type_of(const std::string &root)
 	}
 }
 
-// Takes a whole-file lock on path: shared for a read-only user, else
-// exclusive. Returns the descriptor holding it, or -1 with error set.
-int lock_file(const std::string &path, bool shared, bool create,
-	      std::string &error)
-{
-	int fd = ::open(path.c_str(),
-			O_RDONLY | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
-	if (fd < 0) {
-		error = path + ": " + errno_text(errno);
-		return -1;
-	}
-	if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		int err = errno;
-		::close(fd);
-		error = path + ": " +
-			(err == EWOULDBLOCK ? std::string("in use by another process "
-							  "(it is locked)")
-					    : errno_text(err));
-		errno = err == EWOULDBLOCK ? EBUSY : err;
-		return -1;
-	}
-	return fd;
-}
-
 // Why a writable open of @path failed, with what the user can do about it.
 std::string open_error(const std::string &path, std::error_code ec, bool read_only)
 {
@@ -141,6 +118,64 @@ std::string norecovery_option(const std::string &type)
 	if (type == "btrfs")
 		return "rescue=nologreplay";
 	return {}; // vfat keeps no journal
+}
+
+// The generic mount flags among a comma-separated list of options (the
+// ones mount(8) turns into flags rather than passing them on), added to
+// or removed from flags; the rest, for the file system.
+std::string take_mount_flags(const std::string &opts, unsigned long &flags)
+{
+	struct Flag {
+		const char *name;
+		unsigned long set, clear;
+	};
+	static const Flag table[] = {
+		{"ro", LKL_MS_RDONLY, 0},
+		{"rw", 0, 0}, // read-write unless ro is given to lklfuse
+		{"nosuid", LKL_MS_NOSUID, 0},
+		{"suid", 0, LKL_MS_NOSUID},
+		{"nodev", LKL_MS_NODEV, 0},
+		{"dev", 0, LKL_MS_NODEV},
+		{"noexec", LKL_MS_NOEXEC, 0},
+		{"exec", 0, LKL_MS_NOEXEC},
+		{"sync", LKL_MS_SYNCHRONOUS, 0},
+		{"async", 0, LKL_MS_SYNCHRONOUS},
+		{"dirsync", LKL_MS_DIRSYNC, 0},
+		{"noatime", LKL_MS_NOATIME, 0},
+		{"atime", 0, LKL_MS_NOATIME},
+		{"nodiratime", LKL_MS_NODIRATIME, 0},
+		{"diratime", 0, LKL_MS_NODIRATIME},
+		{"relatime", LKL_MS_RELATIME, LKL_MS_STRICTATIME},
+		{"norelatime", 0, LKL_MS_RELATIME},
+		{"strictatime", LKL_MS_STRICTATIME, LKL_MS_RELATIME},
+		{"nostrictatime", 0, LKL_MS_STRICTATIME},
+		{"lazytime", LKL_MS_LAZYTIME, 0},
+		{"nolazytime", 0, LKL_MS_LAZYTIME},
+		{"silent", LKL_MS_SILENT, 0},
+		{"loud", 0, LKL_MS_SILENT},
+		{"defaults", 0, 0},
+	};
+	std::string rest;
+	std::size_t start = 0;
+	while (start <= opts.size()) {
+		std::size_t end = opts.find(',', start);
+		if (end == std::string::npos)
+			end = opts.size();
+		std::string opt = opts.substr(start, end - start);
+		start = end + 1;
+		if (opt.empty())
+			continue;
+		const Flag *flag = nullptr;
+		for (const Flag &f : table)
+			if (opt == f.name)
+				flag = &f;
+		if (flag) {
+			flags = (flags | flag->set) & ~flag->clear;
+			continue;
+		}
+		rest += (rest.empty() ? "" : ",") + opt;
+	}
+	return rest;
 }
 
 std::string join_options(const std::string &a, const std::string &b)
@@ -366,6 +401,8 @@ bool ImageSession::refuse_host_use(const ImageOptions &options,
 bool ImageSession::start(const ImageOptions &options, std::string &error)
 {
 	const std::string &image = options.image;
+	image_ = image;
+	read_only_ = options.read_only;
 	auto fail = [this](int err) {
 		code_ = std::error_code(err, std::generic_category());
 		return false;
@@ -404,7 +441,8 @@ bool ImageSession::start(const ImageOptions &options, std::string &error)
 			error = image + ": not a regular file or block device";
 			return fail(ENOTBLK);
 		}
-		image_lock_fd_ = lock_file(image, shared, false, error);
+		image_lock_fd_ = lock_image(image, shared, false, lock_wait_s,
+					    options.notice, error);
 		if (image_lock_fd_ < 0)
 			return fail(errno);
 		ImageOptions host_use = options;
@@ -413,7 +451,8 @@ bool ImageSession::start(const ImageOptions &options, std::string &error)
 			return fail(EBUSY);
 	}
 	if (!options.lock.empty()) {
-		extra_lock_fd_ = lock_file(options.lock, shared, true, error);
+		extra_lock_fd_ = lock_image(options.lock, shared, true,
+					    lock_wait_s, options.notice, error);
 		if (extra_lock_fd_ < 0)
 			return fail(errno);
 	}
@@ -490,14 +529,15 @@ bool ImageSession::start(const ImageOptions &options, std::string &error)
 	if (type.empty())
 		type = find_type(image, disk_, options.part, error, why,
 				 volume_.empty() ? nullptr : &volume_dev);
-	std::string opts = options.opts;
+	flags_ = options.read_only ? LKL_MS_RDONLY : 0;
+	std::string opts = take_mount_flags(options.opts, flags_);
 	if (options.norecovery && !type.empty())
 		opts = join_options(opts, norecovery_option(type));
-	int flags = options.read_only ? LKL_MS_RDONLY : 0;
 	if (!type.empty() && !volume_.empty())
-		ec = mount_volume(volume_dev, type, flags, opts);
+		ec = mount_volume(volume_dev, type, static_cast<int>(flags_), opts);
 	else if (!type.empty())
-		mount_ = lkl::Mount::mount(disk_, options.part, type.c_str(), flags,
+		mount_ = lkl::Mount::mount(disk_, options.part, type.c_str(),
+					   static_cast<int>(flags_),
 					   opts.empty() ? nullptr : opts.c_str(), ec);
 	if (type.empty() && !uri && format != "raw") {
 		std::string damage = image_damage(image, format);
@@ -538,8 +578,33 @@ std::error_code ImageSession::mount_volume(uint32_t dev, const std::string &type
 	return {};
 }
 
+std::string ImageSession::remount(bool read_only)
+{
+	if (!read_only && read_only_) {
+		return image_ + ": it was opened read-only: unmount it and mount it "
+				"again without ro to write it";
+	}
+	unsigned long flags = (flags_ & ~LKL_MS_RDONLY) | LKL_MS_REMOUNT |
+			      (read_only ? LKL_MS_RDONLY : 0);
+	long ret = lkl_sys_mount(nullptr, const_cast<char *>(root().c_str()),
+				 nullptr, flags, nullptr);
+	if (ret < 0)
+		return image_ + ": remounting " + (read_only ? "read-only" : "read-write") +
+		       ": " + errno_text(static_cast<int>(-ret));
+	flags_ = flags & ~LKL_MS_REMOUNT;
+	return {};
+}
+
+void ImageSession::finishing()
+{
+	for (int fd : {image_lock_fd_, extra_lock_fd_})
+		if (fd >= 0)
+			lkl_tools::finishing(fd);
+}
+
 std::string ImageSession::close()
 {
+	finishing();
 	std::string failed;
 	if (!volume_root_.empty()) {
 		if (long err = lkl_umount_timeout(volume_root_.data(), 0,

@@ -34,13 +34,19 @@ struct ImageOptions {
 	// An LVM2 logical volume, "VG/LV", on the image (instead of part).
 	std::string volume;
 	bool read_only = false; // the image file is then never written
-	std::string opts;	// the file system's own mount options
+	// The file system's own mount options, and the generic ones that
+	// mount(8) takes as flags (noatime, nosuid, sync, ...): those become
+	// mount flags.
+	std::string opts;
 	unsigned int mb = 128;	// kernel memory in MiB
 	std::string log;	// append kernel messages to this file
 	std::string lock;	// also hold an exclusive lock on this file
 	// Mount without replaying the journal or log (read-only only): the
 	// last checkpoint of a file system that was not unmounted cleanly.
 	bool norecovery = false;
+	// Told, one line without a prefix, when the image is held by a tool
+	// that is finishing with it and the open waits for it; may be null.
+	void (*notice)(const std::string &) = nullptr;
 };
 
 // A booted kernel with the image mounted. One per process.
@@ -79,6 +85,15 @@ public:
 	// Things the user should know, one line each, without a prefix.
 	const std::vector<std::string> &warnings() const { return warnings_; }
 
+	// Remounts the file system read-only or read-write (an image opened
+	// read-only stays so). "" on success, else what failed.
+	std::string remount(bool read_only);
+
+	// This user is finishing with the image: from now on another tool
+	// that wants it waits for close() instead of failing. close() does
+	// it too; call it first thing when the end comes from outside.
+	void finishing();
+
 	// Unmounts (the file system writes everything back and, for XFS,
 	// leaves a clean log), removes the disk (applying an overlay opened
 	// with Overlay::apply if the unmount worked) and halts the kernel.
@@ -93,6 +108,12 @@ private:
 	bool refuse_host_use(const ImageOptions &options, const struct stat &st,
 			     std::string &error);
 
+	// How long open() waits for a tool that is finishing with the image.
+	static constexpr double lock_wait_s = 10;
+
+	std::string image_;
+	bool read_only_ = false;
+	unsigned long flags_ = 0; // LKL_MS_* of the mount
 	int image_lock_fd_ = -1;
 	int extra_lock_fd_ = -1;
 	// O_EXCL claims on the host's loop devices backed by the image.

@@ -6,21 +6,26 @@
 //
 // Threads: worker threads (lklfuse_loop.cpp) read /dev/fuse and make their
 // kernel calls directly (each becomes a kernel task on first use); the
-// main thread owns startup, the stop signals and teardown. Lifetimes: the kernel is up and the image mounted before
-// the FUSE mount appears, and the FUSE mount is gone before the image is
-// unmounted in the kernel and the kernel halted.
+// main thread owns startup, the stop signals and teardown. Lifetimes: the
+// kernel is up and the image mounted before the FUSE mount appears, and
+// the FUSE mount is gone, and every descriptor the nodes and open files
+// held closed, before the image is unmounted in the kernel and the kernel
+// halted.
 #include "emergency_exit.hpp"
 #include "image_session.hpp"
+#include "lklfuse_control.hpp"
 #include "lklfuse_loop.hpp"
 #include "lklfuse_ops.hpp"
 
-#include <fuse3/fuse_lowlevel.h>
+#include <lkl/linux/resource.h>
+
 
 #include <csignal>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -46,11 +51,13 @@ struct Config {
 	char *part = nullptr;
 	int read_only = 0;
 	int norecovery = 0;
+	int writeback_cache = 0;
+	bool remount = false;
 	std::string image;
 	int nonopts = 0;
 };
 
-enum { KEY_RO, KEY_HELP, KEY_VERSION };
+enum { KEY_RO, KEY_REMOUNT, KEY_HELP, KEY_VERSION };
 
 #define LKLFUSE_OPT(t, member) {t, offsetof(Config, member), 1}
 
@@ -64,7 +71,9 @@ const fuse_opt option_spec[] = {
 	LKLFUSE_OPT("mb=%u", mb),
 	LKLFUSE_OPT("part=%s", part),
 	LKLFUSE_OPT("norecovery", norecovery),
+	LKLFUSE_OPT("writeback_cache", writeback_cache),
 	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("remount", KEY_REMOUNT),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -84,6 +93,9 @@ int take_option(void *data, const char *arg, int key, fuse_args *)
 	case KEY_RO:
 		conf->read_only = 1;
 		return 1;
+	case KEY_REMOUNT:
+		conf->remount = true;
+		return 0;
 	case KEY_HELP:
 	case KEY_VERSION:
 		return 1;
@@ -142,6 +154,10 @@ void usage(const char *prog)
 	       "FILE\n"
 	       "    -o lock=FILE           also hold an exclusive lock on FILE "
 	       "while mounted\n"
+	       "    -o writeback_cache     let the host kernel gather writes in "
+	       "its page cache\n"
+	       "                           and send them later, in larger "
+	       "pieces\n"
 	       "The image itself is locked (flock) so that it cannot be "
 	       "mounted twice.\n"
 	       "Requests run with the caller's uid, gid and groups: the file "
@@ -271,10 +287,51 @@ void raise_readahead(const std::string &mountpoint)
 	close(fd);
 }
 
+// Makes the kernel ready to serve: its /proc (the nodes' /proc/self/fd
+// names), no second enforcement of the fs.protected_* rules the host
+// kernel has applied already with its own settings, and room for a
+// descriptor per node. "" or what failed.
+std::string prepare_kernel()
+{
+	long ret = lkl_sys_mkdirat(LKL_AT_FDCWD, "/proc", 0555);
+	if (ret < 0 && ret != -LKL_EEXIST)
+		return std::string("creating /proc in the kernel: ") + strerror(-ret);
+	ret = lkl_sys_mount(const_cast<char *>("proc"), const_cast<char *>("/proc"),
+			    const_cast<char *>("proc"), 0, nullptr);
+	if (ret < 0 && ret != -LKL_EBUSY)
+		return std::string("mounting the kernel's /proc: ") + strerror(-ret);
+	for (const char *knob : {"protected_hardlinks", "protected_symlinks",
+				 "protected_fifos", "protected_regular"}) {
+		std::string path = std::string("/proc/sys/fs/") + knob;
+		long fd = lkl_sys_openat(LKL_AT_FDCWD, path.c_str(),
+					 LKL_O_WRONLY | LKL_O_CLOEXEC, 0);
+		if (fd >= 0) {
+			lkl_sys_write(static_cast<unsigned int>(fd), "0", 1);
+			lkl_sys_close(static_cast<unsigned int>(fd));
+		}
+	}
+	// fs.nr_open's default, the most a process may have.
+	struct lkl_rlimit64 lim = {1 << 20, 1 << 20};
+	ret = lkl_sys_prlimit64(0, LKL_RLIMIT_NOFILE, &lim, nullptr);
+	if (ret < 0)
+		return std::string("raising the kernel's descriptor limit: ") +
+		       strerror(-ret);
+	return {};
+}
+
+// Does the mounted file system keep POSIX ACLs?
+bool has_posix_acls(int root_fd)
+{
+	long ret = lkl_sys_getxattr(lklfuse::ProcPath(root_fd).c_str(),
+				    "system.posix_acl_access", nullptr, 0);
+	return ret != -LKL_EOPNOTSUPP;
+}
+
 // Serves the mount until it goes away; then the orderly teardown. The
 // exit status of the process.
 int serve(lkl_tools::ImageSession &session, fuse_args *args,
-	  const fuse_cmdline_opts &cmd, StartupPipe *startup)
+	  const fuse_cmdline_opts &cmd, const Config &conf,
+	  StartupPipe *startup)
 {
 	auto fail = [&](const std::string &msg) {
 		if (startup)
@@ -284,12 +341,27 @@ int serve(lkl_tools::ImageSession &session, fuse_args *args,
 		return 1;
 	};
 
-	fuse_operations ops = lklfuse::operations(session.root());
-	fuse *fs = fuse_new(args, &ops, sizeof(ops), nullptr);
-	if (!fs)
+	std::string err = prepare_kernel();
+	if (!err.empty())
+		return fail(err);
+	long root_fd = lkl_sys_openat(LKL_AT_FDCWD, session.root().c_str(),
+				      LKL_O_PATH | LKL_O_DIRECTORY | LKL_O_CLOEXEC, 0);
+	if (root_fd < 0)
+		return fail("opening the file system's root: " +
+			    std::string(strerror(static_cast<int>(-root_fd))));
+	lklfuse::Settings settings;
+	settings.writeback_cache = conf.writeback_cache;
+	settings.read_only = conf.read_only;
+	settings.posix_acl = has_posix_acls(static_cast<int>(root_fd));
+	lklfuse::Server server(static_cast<int>(root_fd), settings);
+
+	fuse_lowlevel_ops ops = lklfuse::operations();
+	fuse_session *se = fuse_session_new(args, &ops, sizeof(ops), &server);
+	if (!se)
 		return fail("bad FUSE options (see --help)");
-	if (fuse_mount(fs, cmd.mountpoint) != 0) {
-		fuse_destroy(fs);
+	server.session = se;
+	if (fuse_session_mount(se, cmd.mountpoint) != 0) {
+		fuse_session_destroy(se);
 		return fail(std::string("cannot mount on ") + cmd.mountpoint);
 	}
 	if (startup) {
@@ -299,17 +371,25 @@ int serve(lkl_tools::ImageSession &session, fuse_args *args,
 
 	// The stat waits for FUSE's INIT, which the loop below answers.
 	std::thread readahead(raise_readahead, std::string(cmd.mountpoint));
+	std::optional<lklfuse::ControlSocket> control;
+	control.emplace(cmd.mountpoint,
+			[&session](bool ro) { return session.remount(ro); });
 	int stop_signal = 0;
 	int ret = lklfuse::serve_requests(
-		fuse_get_session(fs), cmd.singlethread ? 1 : cmd.max_threads,
-		[](void *f) { fuse_unmount(static_cast<fuse *>(f)); }, fs,
-		stop_signal);
+		se, cmd.singlethread ? 1 : cmd.max_threads,
+		[](void *s) { fuse_session_unmount(static_cast<fuse_session *>(s)); },
+		se, stop_signal);
 
+	// The mount is gone: whoever wants the image next waits for the rest.
+	session.finishing();
+	control.reset();
 	readahead.join();
-	fuse_unmount(fs);
-	fuse_destroy(fs);
-	lklfuse::close_open_handles();
-	std::string err = session.close();
+	fuse_session_unmount(se);
+	fuse_session_destroy(se);
+	// Whatever FUSE left open when the mount went away, so that the
+	// kernel can unmount the file system.
+	server.close_all();
+	err = session.close();
 	if (!err.empty()) {
 		report("closing " + std::string(cmd.mountpoint) + ": " + err);
 		return 1;
@@ -337,7 +417,7 @@ int main(int argc, char **argv)
 		usage(argv[0]);
 		printf("FUSE options:\n");
 		fuse_cmdline_help();
-		fuse_lib_help(&args);
+		fuse_lowlevel_help();
 		return 0;
 	}
 	if (cmd.show_version) {
@@ -349,6 +429,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s IMAGE MOUNTPOINT [options]  "
 				"(--help for more)\n", argv[0]);
 		return 2;
+	}
+
+	if (conf.remount) {
+		// mount -o remount: the daemon serving the mount point does it.
+		std::string error;
+		int status = lklfuse::remount(cmd.mountpoint, conf.read_only, error);
+		if (status)
+			fprintf(stderr, "lklfuse: %s\n", error.c_str());
+		free(cmd.mountpoint);
+		fuse_opt_free_args(&args);
+		return status;
 	}
 
 	lkl_tools::ImageOptions options;
@@ -386,17 +477,16 @@ int main(int argc, char **argv)
 			conf.overlay);
 		return 2;
 	}
+	options.notice = [](const std::string &msg) {
+		fprintf(stderr, "lklfuse: %s\n", msg.c_str());
+	};
 	if (options.mb < 16) {
 		fprintf(stderr, "lklfuse: mb=%u is too little memory for the "
 				"kernel (at least 16)\n", options.mb);
 		return 2;
 	}
 	std::string fsname = "-ofsname=" + escape_option(conf.image);
-	fuse_opt_add_arg(&args, fsname.c_str());
-	// Names (and their absence) may be cached for long: every change to
-	// the image comes through this mount, which keeps the host's cache
-	// of them up to date. Given first, so the user's options win.
-	fuse_opt_insert_arg(&args, 1, "-oentry_timeout=3600,negative_timeout=3600");
+	fuse_opt_insert_arg(&args, 1, fsname.c_str());
 
 	// From here on a stop signal means an orderly unmount, never death
 	// with the image half written.
@@ -441,7 +531,7 @@ int main(int argc, char **argv)
 		// Before the daemon detaches, where the user sees them.
 		for (const std::string &warning : session->warnings())
 			fprintf(stderr, "lklfuse: warning: %s\n", warning.c_str());
-		status = serve(*session, &args, cmd,
+		status = serve(*session, &args, cmd, conf,
 			       startup.active() ? &startup : nullptr);
 	}
 	free(cmd.mountpoint);

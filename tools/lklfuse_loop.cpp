@@ -4,11 +4,14 @@
 
 #include <linux/fuse.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -43,6 +46,63 @@ bool may_wait_for_disk(const fuse_buf &buf)
 	}
 }
 
+// Service time by request type (LKLFUSE_STATS=FILE): how long
+// fuse_session_process_buf() took, reply included, per opcode.
+class ServiceTimes {
+public:
+	static constexpr std::size_t opcodes = 64;
+
+	void add(uint32_t opcode, std::chrono::nanoseconds took)
+	{
+		std::lock_guard guard(lock_);
+		auto &e = by_op_[opcode < opcodes ? opcode : 0];
+		e.count++;
+		e.total += took;
+	}
+
+	void write(const char *path) const
+	{
+		FILE *f = fopen(path, "we");
+		if (!f)
+			return;
+		fprintf(f, "opcode count mean_us total_s\n");
+		for (std::size_t i = 0; i < opcodes; i++) {
+			const auto &e = by_op_[i];
+			if (!e.count)
+				continue;
+			double total = std::chrono::duration<double>(e.total).count();
+			fprintf(f, "%s %llu %.2f %.3f\n", name(i), e.count,
+				total * 1e6 / static_cast<double>(e.count), total);
+		}
+		fclose(f);
+	}
+
+private:
+	static const char *name(std::size_t op)
+	{
+		static const char *const names[opcodes] = {
+			"?", "LOOKUP", "FORGET", "GETATTR", "SETATTR", "READLINK",
+			"SYMLINK", "?", "MKNOD", "MKDIR", "UNLINK", "RMDIR",
+			"RENAME", "LINK", "OPEN", "READ", "WRITE", "STATFS",
+			"RELEASE", "?", "FSYNC", "SETXATTR", "GETXATTR",
+			"LISTXATTR", "REMOVEXATTR", "FLUSH", "INIT", "OPENDIR",
+			"READDIR", "RELEASEDIR", "FSYNCDIR", "GETLK", "SETLK",
+			"SETLKW", "ACCESS", "CREATE", "INTERRUPT", "BMAP",
+			"DESTROY", "IOCTL", "POLL", "NOTIFY_REPLY",
+			"BATCH_FORGET", "FALLOCATE", "READDIRPLUS", "RENAME2",
+			"LSEEK", "COPY_FILE_RANGE", "SETUPMAPPING",
+			"REMOVEMAPPING", "SYNCFS", "TMPFILE", "STATX"};
+		return names[op] ? names[op] : "?";
+	}
+
+	struct Entry {
+		unsigned long long count = 0;
+		std::chrono::nanoseconds total{0};
+	};
+	std::mutex lock_;
+	std::array<Entry, opcodes> by_op_{};
+};
+
 class RequestLoop {
 public:
 	RequestLoop(fuse_session *se, unsigned int max_threads, pthread_t main)
@@ -69,6 +129,8 @@ public:
 			t.join();
 		return error_;
 	}
+
+	void keep_times(ServiceTimes *stats) { stats_ = stats; }
 
 	void request_stop(void (*unmount)(void *), void *arg)
 	{
@@ -111,6 +173,9 @@ private:
 				break;
 			}
 			bool hand_over = may_wait_for_disk(buf);
+			uint32_t opcode = buf.flags & FUSE_BUF_IS_FD ? 0
+				: static_cast<const fuse_in_header *>(buf.mem)->opcode;
+			auto started = std::chrono::steady_clock::now();
 			if (hand_over) {
 				l.lock();
 				reading_ = false;
@@ -121,6 +186,9 @@ private:
 				l.unlock();
 			}
 			fuse_session_process_buf(se_, &buf);
+			if (stats_)
+				stats_->add(opcode, std::chrono::steady_clock::now() -
+							    started);
 			l.lock();
 			if (!hand_over)
 				reading_ = false;
@@ -192,6 +260,7 @@ private:
 	fuse_session *se_;
 	const std::size_t max_threads_;
 	const pthread_t main_;
+	ServiceTimes *stats_ = nullptr;
 	void (*unmount_)(void *) = nullptr;
 	void *unmount_arg_ = nullptr;
 
@@ -212,7 +281,15 @@ int serve_requests(fuse_session *se, unsigned int max_threads,
 {
 	RequestLoop loop(se, max_threads, pthread_self());
 	loop.request_stop(unmount, arg);
+	const char *stats_file = getenv("LKLFUSE_STATS");
+	std::unique_ptr<ServiceTimes> stats;
+	if (stats_file && *stats_file) {
+		stats = std::make_unique<ServiceTimes>();
+		loop.keep_times(stats.get());
+	}
 	int err = loop.run();
+	if (stats)
+		stats->write(stats_file);
 	stop_signal = loop.stop_signal();
 	return err;
 }

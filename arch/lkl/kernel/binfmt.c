@@ -7,6 +7,11 @@
  * format accepts it without replacing anything: the exec "succeeds", and
  * when kernel_init() returns to "user space" init starts serving the host
  * instead (threads.c, host_tasks.c).
+ *
+ * The exec gives init an address space with nothing mapped in it, which
+ * the host threads' tasks share. Kernel code that looks up user memory
+ * through it (get_user_pages(): direct I/O, see direct_io.c) then finds no
+ * mapping and fails with -EFAULT, where a NULL mm would crash.
  */
 #include <linux/binfmts.h>
 #include <linux/fs.h>
@@ -14,15 +19,31 @@
 #include <linux/file.h>
 #include <linux/fcntl.h>
 #include <linux/task_work.h>
+#include <linux/oom.h>
 #include <linux/sched/signal.h>
 #include "lkl.h"
 
 static int load_lkl_init(struct linux_binprm *bprm)
 {
+	int ret;
+
 	/* Only init's own exec at boot; programs cannot run in lkl. */
 	if (!is_global_init(current) || lkl_get_state() == LKL_RUNNING ||
 	    strcmp(bprm->filename, "/init"))
 		return -ENOEXEC;
+	ret = begin_new_exec(bprm);
+	if (ret)
+		return ret;
+	setup_new_exec(bprm);
+	/*
+	 * Tasks with an mm are candidates for the OOM killer, and a host
+	 * thread's task cannot die: the processes made for host threads
+	 * (new_thread_group_leader) inherit this, as init's threads are
+	 * exempt anyway. As before init had an mm, an OOM with nothing
+	 * else to free is a panic, not a wait for a victim that never exits.
+	 */
+	current->signal->oom_score_adj = OOM_SCORE_ADJ_MIN;
+	current->signal->oom_score_adj_min = OOM_SCORE_ADJ_MIN;
 	return 0;
 }
 

@@ -50,6 +50,18 @@ void __init lkl_mem_init(void)
 
 	max_zone_pfn[ZONE_NORMAL] = max_low_pfn;
 	free_area_init(max_zone_pfn);
+
+	/*
+	 * No watermark boosting. It makes kswapd reclaim more after an
+	 * allocation fell back to another migrate type, so that compaction
+	 * has free pages to work with; without an MMU there is no compaction.
+	 * And here a pageblock is MAX_ORDER_NR_PAGES (no huge pages), 4 MiB:
+	 * one boost raised every watermark by 4 MiB (12% of mem=32M), and
+	 * only kswapd lowers it again. Once kswapd had given up (nothing it
+	 * could reclaim), allocations failed with megabytes free until a
+	 * periodic timer freed memory: a 30-second stall.
+	 */
+	watermark_boost_factor = 0;
 }
 
 void __init mem_init(void)

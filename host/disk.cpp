@@ -431,6 +431,23 @@ long long capacity(const lkl_disk &disk, unsigned int &flags)
 	return -ENOTBLK;
 }
 
+// Hands @backend to the kernel as a disk of @size bytes with LKL_DISK_*
+// @flags; on success @disk.dev owns it. The disk id or a negative errno.
+int attach(lkl_disk &disk, std::unique_ptr<Backend> backend,
+	   unsigned long long size, unsigned int flags)
+{
+	// Before boot the kernel keeps the disk and adds it while booting.
+	long id = lkl_is_running()
+			  ? lkl_sys_lkl_disk_add_dev(backend.get(),
+						     static_cast<__lkl__u64>(size), flags)
+			  : lkl_blk_preboot_add(backend.get(), size, flags);
+	if (id < 0)
+		return static_cast<int>(id);
+	backend->id = id;
+	disk.dev = backend.release();
+	return static_cast<int>(id);
+}
+
 } // namespace disk
 } // namespace
 
@@ -458,17 +475,8 @@ lkl_disk_add_opts(struct lkl_disk *disk, const struct lkl_disk_opts *opts)
 						err);
 	if (!backend)
 		return err;
-	// Before boot the kernel keeps the disk and adds it while booting.
-	long id = lkl_is_running()
-			  ? lkl_sys_lkl_disk_add_dev(backend.get(),
-						     static_cast<__lkl__u64>(size), flags)
-			  : lkl_blk_preboot_add(backend.get(),
-						static_cast<unsigned long long>(size), flags);
-	if (id < 0)
-		return static_cast<int>(id);
-	backend->id = id;
-	disk->dev = backend.release();
-	return static_cast<int>(id);
+	return disk::attach(*disk, std::move(backend),
+			    static_cast<unsigned long long>(size), flags);
 }
 
 [[gnu::visibility("default")]] int lkl_disk_add(struct lkl_disk *disk)
@@ -490,7 +498,7 @@ lkl_disk_add_opts(struct lkl_disk *disk, const struct lkl_disk_opts *opts)
 		return static_cast<int>(err);
 	// The kernel has finished every request of the disk.
 	std::unique_ptr<disk::Backend> owned(backend);
-	return 0;
+	return owned->finish();
 }
 
 } // extern "C"

@@ -29,6 +29,13 @@ public:
 		upper_ = upper;
 	}
 
+	// The kernel has let go of the disk: last work that can fail
+	// (an overlay to apply). 0 or a negative errno.
+	virtual int finish() noexcept
+	{
+		return 0;
+	}
+
 	long id = -1;
 
 protected:

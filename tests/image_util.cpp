@@ -3,7 +3,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <stdexcept>
+#include <vector>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -43,6 +45,49 @@ Result run_on_image(const std::string &bin, const std::string &image,
 	Result r;
 	r.status = run(bin + " -i " + quote(image) + " " + args, &r.output);
 	return r;
+}
+
+std::string sparse_digest(const std::string &path)
+{
+	int fd = open(path.c_str(), O_RDONLY);
+	if (fd < 0)
+		return "";
+	unsigned long long h = 14695981039346656037ULL;
+	auto mix = [&h](const void *p, size_t n) {
+		for (size_t i = 0; i < n; i++) {
+			h ^= static_cast<const unsigned char *>(p)[i];
+			h *= 1099511628211ULL;
+		}
+	};
+	off_t end = lseek(fd, 0, SEEK_END);
+	mix(&end, sizeof(end));
+	std::vector<char> buf(1 << 20);
+	for (off_t data = lseek(fd, 0, SEEK_DATA); data >= 0 && data < end;) {
+		off_t hole = lseek(fd, data, SEEK_HOLE);
+		for (off_t at = data; at < hole;) {
+			ssize_t n = pread(fd, buf.data(),
+					  std::min<off_t>(hole - at, (off_t)buf.size()), at);
+			if (n <= 0)
+				break;
+			// Zero blocks count as holes: the digest is the content's,
+			// whatever the host file system allocated.
+			for (ssize_t b = 0; b < n; b += 4096) {
+				size_t len = std::min<ssize_t>(4096, n - b);
+				const char *p = buf.data() + b;
+				if (std::all_of(p, p + len, [](char c) { return !c; }))
+					continue;
+				off_t where = at + b;
+				mix(&where, sizeof(where));
+				mix(p, len);
+			}
+			at += n;
+		}
+		data = lseek(fd, hole, SEEK_DATA);
+	}
+	close(fd);
+	char out[17];
+	snprintf(out, sizeof(out), "%016llx", h);
+	return out;
 }
 
 TempDir::TempDir()

@@ -17,6 +17,12 @@ bool have(const char *tool);
 // @s as one single-quoted shell word.
 std::string quote(const std::string &s);
 
+// A digest of a file's size and content, for telling whether a sparse
+// image changed without reading its holes (SEEK_DATA): FNV-1a over the
+// offsets and bytes of its nonzero 4 KiB blocks, as hex; "" if it cannot
+// be read.
+std::string sparse_digest(const std::string &path);
+
 // A fresh host directory, removed (made writable first) with the object.
 class TempDir {
 public:

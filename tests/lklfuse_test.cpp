@@ -476,6 +476,38 @@ TEST_P(Fuse, ReadOnlyNeverWritesTheImage)
 	EXPECT_EQ(img_->sha256(), sum);
 }
 
+// overlay=discard: writes are seen while mounted, the image stays
+// bit-identical; overlay=apply: they are in the image afterwards.
+TEST_P(Fuse, Overlays)
+{
+	if (!have("qemu-nbd") || !have("qemu-img"))
+		GTEST_SKIP() << "qemu-utils is not installed";
+	std::string sum = lkl_test::sparse_digest(img_->path());
+	{
+		Lklfuse m(*img_, "overlay=discard");
+		ASSERT_TRUE(m.mounted()) << m.errors();
+		ASSERT_TRUE(write_file(m.path("dropped"), "gone"));
+		EXPECT_EQ(read_file(m.path("dropped")), "gone");
+		EXPECT_EQ(m.unmount(), 0) << m.errors();
+	}
+	EXPECT_EQ(lkl_test::sparse_digest(img_->path()), sum);
+	{
+		Lklfuse m(*img_, "overlay=apply");
+		ASSERT_TRUE(m.mounted()) << m.errors();
+		ASSERT_TRUE(write_file(m.path("kept"), "here"));
+		EXPECT_EQ(m.unmount(), 0) << m.errors();
+	}
+	EXPECT_NE(lkl_test::sparse_digest(img_->path()), sum);
+	{
+		Lklfuse m(*img_, "ro");
+		ASSERT_TRUE(m.mounted()) << m.errors();
+		EXPECT_EQ(read_file(m.path("kept")), "here");
+		EXPECT_NE(access(m.path("dropped").c_str(), F_OK), 0);
+		EXPECT_EQ(m.unmount(), 0) << m.errors();
+	}
+	EXPECT_EQ(check_image(*img_, GetParam()), "");
+}
+
 // Bad images and busy images: a clear message, no mount.
 TEST_P(Fuse, RefusesBadOrBusyImages)
 {

@@ -88,10 +88,22 @@ int usage(FILE *out, bool from_image, int status)
 		"links, holes of sparse files, extended attributes and POSIX ACLs, device\n"
 		"nodes and fifos. An existing non-directory at the destination is replaced.\n"
 		"\n"
-		"  -i, --filesystem-image IMAGE  the image file or block device (required)\n"
+		"  -i, --filesystem-image IMAGE  the image file or block device, or an NBD\n"
+		"                                URI: nbd://HOST[:PORT]/EXPORT or\n"
+		"                                nbd+unix:///EXPORT?socket=PATH (required)\n"
+		"      --format FMT              the image's format: qcow2, vmdk, vhdx, vdi,\n"
+		"                                vpc, raw, or auto (default: from the\n"
+		"                                file's header, never its name); all but\n"
+		"                                raw are served by a private qemu-nbd\n"
+		"      --overlay[=discard|apply] write to a temporary qcow2 overlay on the\n"
+		"                                image, then drop it (discard, the default:\n"
+		"                                the image stays bit-identical) or commit it\n"
+		"                                into the image (apply)\n"
 		"  -t, --filesystem-type TYPE    xfs, ext4, btrfs or vfat (default: detected)\n"
-		"  -P, --partition N             partition N of the image (default 0: the\n"
-		"                                whole image holds the file system)\n"
+		"  -P, --partition N|VG/LV       partition N of the image (default 0: the\n"
+		"                                whole image holds the file system), or\n"
+		"                                the LVM2 logical volume LV of volume\n"
+		"                                group VG (linear or striped)\n"
 		"  -o, --owner USER              give the copies this owner (name or uid)\n"
 		"  -g, --group GROUP             give the copies this group (name or gid)\n"
 		"  -m, --mb MB                   kernel memory in MiB (default: 128)\n"
@@ -192,7 +204,7 @@ struct Args {
 // Parses the command line; returns an exit status to leave with, if any.
 std::optional<int> parse(int argc, char **argv, bool from_image, Args &args)
 {
-	enum { opt_version = 256, opt_norecovery };
+	enum { opt_version = 256, opt_norecovery, opt_format, opt_overlay };
 	// Said when the image is held by a tool that is finishing with it.
 	args.image.notice = [](const std::string &msg) {
 		fprintf(stderr, "%s: %s\n", prog, msg.c_str());
@@ -205,6 +217,8 @@ std::optional<int> parse(int argc, char **argv, bool from_image, Args &args)
 		{"group", required_argument, nullptr, 'g'},
 		{"mb", required_argument, nullptr, 'm'},
 		{"norecovery", no_argument, nullptr, opt_norecovery},
+		{"format", required_argument, nullptr, opt_format},
+		{"overlay", optional_argument, nullptr, opt_overlay},
 		{"enable-printk", no_argument, nullptr, 'p'},
 		{"help", no_argument, nullptr, 'h'},
 		{"version", no_argument, nullptr, opt_version},
@@ -221,6 +235,10 @@ std::optional<int> parse(int argc, char **argv, bool from_image, Args &args)
 			args.image.type = optarg;
 			break;
 		case 'P': {
+			if (strchr(optarg, '/')) {
+				args.image.volume = optarg;
+				break;
+			}
 			char *end = nullptr;
 			unsigned long part = strtoul(optarg, &end, 10);
 			if (!*optarg || *end || part > 255) {
@@ -260,6 +278,23 @@ std::optional<int> parse(int argc, char **argv, bool from_image, Args &args)
 		case opt_norecovery:
 			args.image.norecovery = true;
 			break;
+		case opt_format:
+			if (!lkl_tools::known_format(optarg)) {
+				fprintf(stderr, "%s: unknown image format: %s (auto, "
+						"raw, qcow2, vmdk, vhdx, vdi or vpc)\n",
+					prog, optarg);
+				return 2;
+			}
+			args.image.format = optarg;
+			break;
+		case opt_overlay:
+			if (!lkl_tools::parse_overlay(optarg ? optarg : "discard",
+						      args.image.overlay)) {
+				fprintf(stderr, "%s: bad --overlay: %s (discard or "
+						"apply)\n", prog, optarg);
+				return 2;
+			}
+			break;
 		case 'p':
 			// The session appends the kernel's messages to a file.
 			args.image.log = "/dev/stderr";
@@ -284,10 +319,16 @@ std::optional<int> parse(int argc, char **argv, bool from_image, Args &args)
 // Opens the image, copies, and unmounts; the exit status.
 int copy_all(Args &args, bool from_image)
 {
-	args.image.read_only = from_image;
+	// With an overlay the image is only read whichever way the copy
+	// goes; writing lets a file system replay its log into the overlay.
+	args.image.read_only = from_image &&
+			       args.image.overlay == lkl_tools::Overlay::none;
 	// A closed stderr must not kill us with the image mounted.
 	signal(SIGPIPE, SIG_IGN);
-	lkl_tools::emergency_image(args.image.image, from_image);
+	// An overlay keeps the image as it was until the session ends.
+	lkl_tools::emergency_image(args.image.image,
+				   args.image.read_only ||
+					   args.image.overlay != lkl_tools::Overlay::none);
 	lkl_tools::emergency_fstype(args.image.type);
 	lkl_tools::StopSignals signals([](int sig) {
 		int none = 0;

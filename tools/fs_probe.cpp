@@ -4,12 +4,16 @@
 
 #include <blkid/blkid.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <algorithm>
 #include <memory>
+#include <utility>
+#include <vector>
 
 namespace lkl_tools {
 
@@ -45,6 +49,50 @@ std::string lookup(blkid_probe pr, const char *name)
 	return {};
 }
 
+// Where the signatures blkid looks for lie: the first MiB (superblocks,
+// partition tables, the LVM2 label) and the last 256 KiB (backup labels).
+constexpr unsigned long long probe_head = 1 << 20, probe_tail = 256 << 10;
+
+// Copies the ends of the block device @devid (@bytes long) from the
+// kernel into a sparse memfd of the same size, for blkid to read like
+// the device. The memfd, or a negative errno.
+int copy_ends(uint32_t devid, unsigned long long bytes)
+{
+	static const char node[] = "/lkl-probe-dev";
+	lkl_sys_unlinkat(LKL_AT_FDCWD, node, 0);
+	long err = lkl_sys_mknodat(LKL_AT_FDCWD, node, LKL_S_IFBLK | 0600, devid);
+	if (err < 0)
+		return static_cast<int>(err);
+	long dev = lkl_sys_openat(LKL_AT_FDCWD, node, LKL_O_RDONLY, 0);
+	lkl_sys_unlinkat(LKL_AT_FDCWD, node, 0);
+	if (dev < 0)
+		return static_cast<int>(dev);
+	HostFd mem{memfd_create("lkl-probe", MFD_CLOEXEC)};
+	int result = mem.fd < 0 ? -errno : 0;
+	if (!result && ftruncate(mem.fd, static_cast<off_t>(bytes)) < 0)
+		result = -errno;
+	std::vector<char> buf(probe_head);
+	unsigned long long head = std::min(bytes, probe_head);
+	unsigned long long tail = std::max(head, bytes > probe_tail ? bytes - probe_tail : 0);
+	const std::pair<unsigned long long, unsigned long long> ranges[] = {
+		{0, head}, {tail, bytes - tail}};
+	for (auto [from, len] : ranges) {
+		if (result || !len)
+			continue;
+		long n = lkl_sys_pread64(static_cast<unsigned int>(dev), buf.data(),
+					 len, static_cast<lkl_loff_t>(from));
+		if (n < 0)
+			result = static_cast<int>(n);
+		else if (pwrite(mem.fd, buf.data(), static_cast<size_t>(n),
+				static_cast<off_t>(from)) != n)
+			result = -EIO;
+	}
+	lkl_sys_close(static_cast<unsigned int>(dev));
+	if (result)
+		return result;
+	return std::exchange(mem.fd, -1);
+}
+
 } // namespace
 
 int probe(int disk_id, unsigned part, int image_fd, Probe &result)
@@ -53,22 +101,36 @@ int probe(int disk_id, unsigned part, int image_fd, Probe &result)
 	int err = lkl_get_virtio_blkdev(disk_id, part, &devid);
 	if (err < 0)
 		return err;
+	return probe_device(devid, part != 0, image_fd, result);
+}
+
+int probe_device(uint32_t devid, bool partition, int image_fd, Probe &result)
+{
 	if (lkl_mount_fs(const_cast<char *>("sysfs")) < 0)
 		return -EIO;
 	// Where the kernel found the partition, in 512-byte sectors.
 	std::string dir = "/sysfs/dev/block/" + std::to_string(major(devid)) + ":" +
 			  std::to_string(minor(devid));
-	long long start = part ? sysfs_number(dir + "/start") : 0;
+	long long start = partition ? sysfs_number(dir + "/start") : 0;
 	long long size = sysfs_number(dir + "/size");
 	if (start < 0 || size < 0)
 		return -ENXIO;
 
 	// A descriptor of our own: the image's may be O_DIRECT, and blkid
-	// moves the file offset.
-	HostFd fd{::open(("/proc/self/fd/" + std::to_string(image_fd)).c_str(),
-			 O_RDONLY | O_CLOEXEC)};
-	if (fd.fd < 0)
-		return -errno;
+	// moves the file offset. A disk without a host file (NBD, a qcow2
+	// that qemu-nbd serves) is read through the kernel into a memfd.
+	HostFd fd{-1};
+	if (image_fd >= 0) {
+		fd.fd = ::open(("/proc/self/fd/" + std::to_string(image_fd)).c_str(),
+			       O_RDONLY | O_CLOEXEC);
+		if (fd.fd < 0)
+			return -errno;
+	} else {
+		fd.fd = copy_ends(devid, static_cast<unsigned long long>(size) * 512);
+		if (fd.fd < 0)
+			return fd.fd;
+		start = 0;
+	}
 	// ZFS's prober reads its four labels at many offsets: 10 ms of a
 	// 12 ms probe here. It runs only when nothing else matched.
 	char zfs[] = "zfs_member";

@@ -1,9 +1,12 @@
 // What a disk or partition attached to the kernel holds, identified by
 // libblkid (the library behind blkid(8) and mount(8)) on the image's host
 // descriptor, at the partition's offset and size as the kernel's own
-// partition scan found them.
+// partition scan found them; for a disk without a host file (NBD, a
+// qcow2 served by qemu-nbd) on a copy of the ends of the device read
+// through the kernel.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -23,9 +26,15 @@ struct Probe {
 };
 
 // Probes partition @part (0: the whole disk) of lkl disk @disk_id, whose
-// image is open on the host as @image_fd. Returns 0, or a negative errno
+// image is open on the host as @image_fd (-1: none, read it through the
+// kernel). Returns 0, or a negative errno
 // (-ENXIO: no such partition) with nothing probed.
 int probe(int disk_id, unsigned part, int image_fd, Probe &result);
+
+// The same for the kernel's block device @devid (a partition when
+// @partition), such as a logical volume's device-mapper device (with
+// @image_fd -1).
+int probe_device(uint32_t devid, bool partition, int image_fd, Probe &result);
 
 // The kernel's name for a file system blkid reports: lkl's ext4 driver
 // mounts ext2 and ext3 too. Empty if lkl cannot mount it.

@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace lkl_tools {
@@ -206,10 +207,12 @@ std::string list(const std::vector<unsigned> &partitions)
 // The kernel's type name for what partition @part of @disk holds, or ""
 // with @error saying what is there instead and @why the errno.
 std::string find_type(const std::string &image, const lkl::Disk &disk,
-		      unsigned part, std::string &error, int &why)
+		      unsigned part, std::string &error, int &why,
+		      const uint32_t *volume = nullptr)
 {
 	Probe found;
-	int err = probe(disk.id(), part, disk.fd(), found);
+	int err = volume ? probe_device(*volume, false, -1, found)
+			 : probe(disk.id(), part, disk.fd(), found);
 	why = -err;
 	if (err == -ENXIO) {
 		error = image + ": no partition " + std::to_string(part);
@@ -222,6 +225,8 @@ std::string find_type(const std::string &image, const lkl::Disk &disk,
 	// mount(2)'s answer for a file system it cannot take.
 	why = EINVAL;
 	std::string where = part ? " (partition " + std::to_string(part) + ")" : "";
+	if (volume)
+		where = "";
 	std::string type = kernel_fs_type(found.type);
 	if (found.ambiguous)
 		error = image + where + ": several file system signatures; give "
@@ -259,7 +264,92 @@ std::string mount_error(const ImageOptions &options, const std::string &type,
 	return image + ": cannot mount as " + type + ": " + ec.message();
 }
 
+// Sets @format to what the header of the image at @path says it is;
+// false with @error and errno set if it cannot be read.
+bool detect_format(const std::string &path, std::string &format,
+		   std::string &error)
+{
+	int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		error = path + ": " + errno_text(errno);
+		return false;
+	}
+	const char *found = nullptr;
+	int err = lkl_image_format(fd, &found);
+	::close(fd);
+	if (err < 0) {
+		error = path + ": reading its header: " + errno_text(-err);
+		errno = -err;
+		return false;
+	}
+	format = found;
+	return true;
+}
+
+// What qemu-img check says of the @format image @path, in one line, if it
+// finds errors (exit status 2; leaked clusters, 3, harm no data): why lkl
+// found no file system on it. "" otherwise. -U: our qemu-nbd holds the
+// image's lock meanwhile.
+std::string image_damage(const std::string &path, const std::string &format)
+{
+	std::string quoted = "'";
+	for (char c : path)
+		quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+	quoted += "'";
+	FILE *p = popen(("qemu-img check -U -f " + format + " " + quoted + " 2>&1").c_str(),
+			"r");
+	if (!p)
+		return {};
+	std::string first, summary;
+	char line[1024];
+	while (fgets(line, sizeof(line), p)) {
+		std::string l = line;
+		while (!l.empty() && l.back() == '\n')
+			l.pop_back();
+		if (first.empty() && l.rfind("ERROR", 0) == 0)
+			first = l;
+		if (l.find("errors were found") != std::string::npos ||
+		    l.find("error was found") != std::string::npos)
+			summary = l;
+	}
+	int status = pclose(p);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 2)
+		return {};
+	return "a damaged " + format + " image (qemu-img check: " +
+	       (summary.empty() ? std::string("errors") : summary) +
+	       (first.empty() ? "" : " " + first) + ")";
+}
+
 } // namespace
+
+bool is_nbd_uri(const std::string &image)
+{
+	// The schemes of the NBD URI specification.
+	for (const char *scheme : {"nbd://", "nbds://", "nbd+unix://", "nbds+unix://",
+				   "nbd+vsock://", "nbds+vsock://"})
+		if (image.rfind(scheme, 0) == 0)
+			return true;
+	return false;
+}
+
+bool known_format(const std::string &format)
+{
+	for (const char *f : {"auto", "raw", "qcow2", "vmdk", "vhdx", "vdi", "vpc"})
+		if (format == f)
+			return true;
+	return false;
+}
+
+bool parse_overlay(const std::string &text, Overlay &overlay)
+{
+	if (text == "discard")
+		overlay = Overlay::discard;
+	else if (text == "apply")
+		overlay = Overlay::apply;
+	else
+		return false;
+	return true;
+}
 
 std::string recent_kernel_messages()
 {
@@ -318,32 +408,57 @@ bool ImageSession::start(const ImageOptions &options, std::string &error)
 		return false;
 	};
 
-	struct stat st {};
-	if (::stat(image.c_str(), &st) < 0) {
-		error = image + ": " + errno_text(errno);
-		return fail(errno);
+	bool uri = is_nbd_uri(image);
+	if (!known_format(options.format)) {
+		error = options.format + ": unknown image format (auto, raw, qcow2, "
+					 "vmdk, vhdx, vdi or vpc)";
+		return fail(EINVAL);
 	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		error = image + ": not a regular file or block device";
-		return fail(ENOTBLK);
+	if (uri && options.format != "auto" && options.format != "raw") {
+		error = image + ": an NBD export is served as a disk already; its "
+				"format is the server's business";
+		return fail(EINVAL);
+	}
+	if (uri && options.overlay != Overlay::none) {
+		error = image + ": an overlay needs an image file; serve the export "
+				"with its own snapshot instead";
+		return fail(EINVAL);
 	}
 	if (options.norecovery && !options.read_only) {
 		error = image + ": norecovery reads the last checkpoint and needs "
 				"a read-only open";
 		return fail(EINVAL);
 	}
-	image_lock_fd_ = lock_image(image, options.read_only, false, lock_wait_s,
-				    options.notice, error);
-	if (image_lock_fd_ < 0)
-		return fail(errno);
+	// An overlay that is discarded leaves the image as it was.
+	bool shared = options.read_only || options.overlay == Overlay::discard;
+	if (!uri) {
+		struct stat st {};
+		if (::stat(image.c_str(), &st) < 0) {
+			error = image + ": " + errno_text(errno);
+			return fail(errno);
+		}
+		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+			error = image + ": not a regular file or block device";
+			return fail(ENOTBLK);
+		}
+		image_lock_fd_ = lock_image(image, shared, false, lock_wait_s,
+					    options.notice, error);
+		if (image_lock_fd_ < 0)
+			return fail(errno);
+		ImageOptions host_use = options;
+		host_use.read_only = shared;
+		if (refuse_host_use(host_use, st, error))
+			return fail(EBUSY);
+	}
 	if (!options.lock.empty()) {
-		extra_lock_fd_ = lock_image(options.lock, options.read_only, true,
+		extra_lock_fd_ = lock_image(options.lock, shared, true,
 					    lock_wait_s, options.notice, error);
 		if (extra_lock_fd_ < 0)
 			return fail(errno);
 	}
-	if (refuse_host_use(options, st, error))
-		return fail(EBUSY);
+	std::string format = options.format;
+	if (!uri && format == "auto" && !detect_format(image, format, error))
+		return fail(errno);
 
 	KernelLog &log = kernel_log();
 	if (!options.log.empty()) {
@@ -367,7 +482,23 @@ bool ImageSession::start(const ImageOptions &options, std::string &error)
 	}
 	kernel_.emplace(std::move(*kernel));
 
-	disk_ = lkl::Disk::open(image.c_str(), options.read_only, ec);
+	overlay_ = options.overlay;
+	if (uri) {
+		disk_ = lkl::Disk::open_nbd(image.c_str(), options.read_only, ec);
+	} else if (format != "raw" || options.overlay != Overlay::none) {
+		lkl::Disk::ImageOptions opts;
+		opts.format = format.c_str();
+		opts.read_only = options.read_only;
+		opts.overlay = options.overlay != Overlay::none;
+		disk_ = lkl::Disk::open_image(image.c_str(), opts, ec);
+	} else {
+		disk_ = lkl::Disk::open(image.c_str(), options.read_only, ec);
+	}
+	if (ec && !disk_.error().empty()) {
+		// lkl_disk_add_image() names the file; libnbd not the URI.
+		error = (uri ? image + ": " : "") + disk_.error();
+		return fail(ec.value());
+	}
 	if (ec == std::errc::device_or_resource_busy && options.read_only) {
 		warnings_.push_back(image + ": in use by the host (mounted, or "
 					    "held): what is read may be stale");
@@ -381,18 +512,38 @@ bool ImageSession::start(const ImageOptions &options, std::string &error)
 	}
 
 	recent_kernel_messages();
+	uint32_t volume_dev = 0;
+	if (!options.volume.empty()) {
+		char said[512] = "";
+		int err = lkl_lvm_activate(options.volume.c_str(),
+					   options.read_only ? LKL_LVM_READ_ONLY : 0,
+					   &volume_dev, said, sizeof(said));
+		if (err < 0) {
+			error = image + ": " + (said[0] ? said : errno_text(-err));
+			return fail(-err);
+		}
+		volume_ = options.volume;
+	}
 	std::string type = options.type;
 	int why = 0;
 	if (type.empty())
-		type = find_type(image, disk_, options.part, error, why);
+		type = find_type(image, disk_, options.part, error, why,
+				 volume_.empty() ? nullptr : &volume_dev);
 	flags_ = options.read_only ? LKL_MS_RDONLY : 0;
 	std::string opts = take_mount_flags(options.opts, flags_);
 	if (options.norecovery && !type.empty())
 		opts = join_options(opts, norecovery_option(type));
-	if (!type.empty())
+	if (!type.empty() && !volume_.empty())
+		ec = mount_volume(volume_dev, type, static_cast<int>(flags_), opts);
+	else if (!type.empty())
 		mount_ = lkl::Mount::mount(disk_, options.part, type.c_str(),
 					   static_cast<int>(flags_),
 					   opts.empty() ? nullptr : opts.c_str(), ec);
+	if (type.empty() && !uri && format != "raw") {
+		std::string damage = image_damage(image, format);
+		if (!damage.empty())
+			error = image + ": " + damage;
+	}
 	if (type.empty() || ec) {
 		std::string said = recent_kernel_messages();
 		if (!type.empty()) {
@@ -405,6 +556,26 @@ bool ImageSession::start(const ImageOptions &options, std::string &error)
 	}
 	type_ = type_of(root());
 	return true;
+}
+
+std::error_code ImageSession::mount_volume(uint32_t dev, const std::string &type,
+					   int flags, const std::string &opts)
+{
+	// A node and a mount point of its own, as lkl_mount_dev() makes them.
+	static const char node[] = "/dev/lkl-volume", dir[] = "/mnt/volume";
+	lkl_sys_mkdirat(LKL_AT_FDCWD, "/mnt", 0755);
+	lkl_sys_mkdirat(LKL_AT_FDCWD, dir, 0700);
+	lkl_sys_unlinkat(LKL_AT_FDCWD, node, 0);
+	long err = lkl_sys_mknodat(LKL_AT_FDCWD, node, LKL_S_IFBLK | 0600, dev);
+	if (!err)
+		err = lkl_sys_mount(const_cast<char *>(node), const_cast<char *>(dir),
+				    const_cast<char *>(type.c_str()),
+				    static_cast<unsigned long>(flags),
+				    opts.empty() ? nullptr : const_cast<char *>(opts.c_str()));
+	if (err)
+		return lkl::errc(err);
+	volume_root_ = dir;
+	return {};
 }
 
 std::string ImageSession::remount(bool read_only)
@@ -435,10 +606,25 @@ std::string ImageSession::close()
 {
 	finishing();
 	std::string failed;
+	if (!volume_root_.empty()) {
+		if (long err = lkl_umount_timeout(volume_root_.data(), 0,
+						  lkl::Mount::default_timeout_ms))
+			failed = "unmounting: " + errno_text(static_cast<int>(-err));
+		volume_root_.clear();
+	}
+	if (!volume_.empty()) {
+		if (int err = lkl_lvm_deactivate(volume_.c_str()); err && failed.empty())
+			failed = volume_ + ": " + errno_text(-err);
+		volume_.clear();
+	}
 	if (auto ec = mount_.unmount())
 		failed = "unmounting: " + ec.message();
+	// Only a file system unmounted cleanly goes into the image.
+	if (overlay_ == Overlay::apply && disk_ && failed.empty())
+		disk_.apply_overlay();
 	if (auto ec = disk_.remove(); ec && failed.empty())
-		failed = "removing the disk: " + ec.message();
+		failed = disk_.error().empty() ? "removing the disk: " + ec.message()
+					       : disk_.error();
 	if (kernel_) {
 		if (auto ec = kernel_->halt(); ec && failed.empty())
 			failed = "halting the kernel: " + ec.message();

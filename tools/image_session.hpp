@@ -14,10 +14,25 @@
 
 namespace lkl_tools {
 
+// What happens to the writes of a session with an overlay.
+enum class Overlay {
+	none,		// they go to the image
+	discard,	// to a temporary qcow2 overlay, deleted at the end
+	apply,		// to the overlay, committed into the image at the end
+};
+
 struct ImageOptions {
-	std::string image;	// host path of the image or block device
+	// Host path of the image or block device, or an NBD URI
+	// (nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH).
+	std::string image;
+	// The image's format: "auto" (from its header), "raw", "qcow2",
+	// "vmdk", "vhdx", "vdi" or "vpc".
+	std::string format = "auto";
+	Overlay overlay = Overlay::none;
 	std::string type;	// file system type; empty: from the superblock
 	unsigned int part = 0;	// partition number; 0: the whole disk
+	// An LVM2 logical volume, "VG/LV", on the image (instead of part).
+	std::string volume;
 	bool read_only = false; // the image file is then never written
 	// The file system's own mount options, and the generic ones that
 	// mount(8) takes as flags (noatime, nosuid, sync, ...): those become
@@ -61,7 +76,10 @@ public:
 	ImageSession &operator=(const ImageSession &) = delete;
 
 	// The mount point inside the kernel, e.g. "/mnt/vda".
-	const std::string &root() const { return mount_.path(); }
+	const std::string &root() const
+	{
+		return volume_root_.empty() ? mount_.path() : volume_root_;
+	}
 	// The mounted file system's type, as the kernel names it.
 	const std::string &type() const { return type_; }
 	// Things the user should know, one line each, without a prefix.
@@ -77,8 +95,9 @@ public:
 	void finishing();
 
 	// Unmounts (the file system writes everything back and, for XFS,
-	// leaves a clean log), removes the disk and halts the kernel. Safe
-	// to call twice. "" on success, else what failed.
+	// leaves a clean log), removes the disk (applying an overlay opened
+	// with Overlay::apply if the unmount worked) and halts the kernel.
+	// Safe to call twice. "" on success, else what failed.
 	std::string close();
 
 private:
@@ -105,7 +124,22 @@ private:
 	lkl::Disk disk_;
 	lkl::Mount mount_;
 	std::string type_;
+	Overlay overlay_ = Overlay::none;
+	// An activated logical volume, and where it is mounted.
+	std::string volume_, volume_root_;
+
+	std::error_code mount_volume(uint32_t dev, const std::string &type,
+				     int flags, const std::string &opts);
 };
+
+// Is @image an NBD URI rather than a host path?
+bool is_nbd_uri(const std::string &image);
+
+// Is @format one ImageOptions::format takes?
+bool known_format(const std::string &format);
+
+// "discard" or "apply" as an Overlay; false for anything else.
+bool parse_overlay(const std::string &text, Overlay &overlay);
 
 // Kernel log lines kept since boot (or since the last call), for error
 // messages; when options.log names a file they are also written there.

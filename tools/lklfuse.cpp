@@ -45,8 +45,10 @@ struct Config {
 	char *opts = nullptr;
 	char *log = nullptr;
 	char *lock = nullptr;
+	char *format = nullptr;
+	char *overlay = nullptr;
 	unsigned int mb = 128;
-	unsigned int part = 0;
+	char *part = nullptr;
 	int read_only = 0;
 	int norecovery = 0;
 	int writeback_cache = 0;
@@ -64,8 +66,10 @@ const fuse_opt option_spec[] = {
 	LKLFUSE_OPT("opts=%s", opts),
 	LKLFUSE_OPT("log=%s", log),
 	LKLFUSE_OPT("lock=%s", lock),
+	LKLFUSE_OPT("format=%s", format),
+	LKLFUSE_OPT("overlay=%s", overlay),
 	LKLFUSE_OPT("mb=%u", mb),
-	LKLFUSE_OPT("part=%u", part),
+	LKLFUSE_OPT("part=%s", part),
 	LKLFUSE_OPT("norecovery", norecovery),
 	LKLFUSE_OPT("writeback_cache", writeback_cache),
 	FUSE_OPT_KEY("ro", KEY_RO),
@@ -122,8 +126,20 @@ void usage(const char *prog)
 	       "from the superblock)\n"
 	       "    -o part=N              mount partition N (MBR or GPT; "
 	       "default: the whole image)\n"
+	       "    -o part=VG/LV          mount LVM2 logical volume LV of "
+	       "volume group VG\n"
 	       "    -o ro                  read-only: the image is never "
 	       "written\n"
+	       "    -o format=FMT          the image's format: qcow2, vmdk, "
+	       "vhdx, vdi, vpc, raw or\n"
+	       "                           auto (default: from its header); "
+	       "IMAGE may also be an\n"
+	       "                           NBD URI (nbd://HOST[:PORT]/EXPORT, "
+	       "nbd+unix:///EXPORT?socket=P)\n"
+	       "    -o overlay=discard|apply  writes go to a temporary qcow2 "
+	       "overlay, dropped at\n"
+	       "                           unmount (discard) or committed "
+	       "into the image (apply)\n"
 	       "    -o opts=OPTIONS        the file system's mount options; "
 	       "escape ',' and '=' in\n"
 	       "                           them with '\\' (e.g. "
@@ -433,9 +449,34 @@ int main(int argc, char **argv)
 	options.log = conf.log ? conf.log : "";
 	options.lock = conf.lock ? conf.lock : "";
 	options.mb = conf.mb;
-	options.part = conf.part;
+	if (conf.part && strchr(conf.part, '/')) {
+		options.volume = conf.part;
+	} else if (conf.part) {
+		char *end = nullptr;
+		unsigned long part = strtoul(conf.part, &end, 10);
+		if (!*conf.part || *end || part > 255) {
+			fprintf(stderr, "lklfuse: bad part=%s (a partition number or "
+					"VG/LV)\n", conf.part);
+			return 2;
+		}
+		options.part = static_cast<unsigned>(part);
+	}
 	options.read_only = conf.read_only;
 	options.norecovery = conf.norecovery;
+	if (conf.format) {
+		if (!lkl_tools::known_format(conf.format)) {
+			fprintf(stderr, "lklfuse: unknown image format: %s (auto, "
+					"raw, qcow2, vmdk, vhdx, vdi or vpc)\n",
+				conf.format);
+			return 2;
+		}
+		options.format = conf.format;
+	}
+	if (conf.overlay && !lkl_tools::parse_overlay(conf.overlay, options.overlay)) {
+		fprintf(stderr, "lklfuse: bad overlay=%s (discard or apply)\n",
+			conf.overlay);
+		return 2;
+	}
 	options.notice = [](const std::string &msg) {
 		fprintf(stderr, "lklfuse: %s\n", msg.c_str());
 	};
@@ -472,7 +513,8 @@ int main(int argc, char **argv)
 
 	lkl_tools::emergency_program("lklfuse");
 	lkl_tools::exit_on_kernel_panic();
-	lkl_tools::emergency_image(options.image, options.read_only);
+	lkl_tools::emergency_image(options.image, options.read_only ||
+							  options.overlay != lkl_tools::Overlay::none);
 	lkl_tools::emergency_fstype(options.type);
 	std::string error;
 	auto session = lkl_tools::ImageSession::open(options, error);

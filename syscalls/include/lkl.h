@@ -233,6 +233,133 @@ struct lkl_disk_opts {
 int lkl_disk_add_opts(struct lkl_disk *disk, const struct lkl_disk_opts *opts);
 
 /*
+ * NBD disks (libnbd). Zero-initialise the options, then give exactly one
+ * of uri and argv.
+ */
+struct lkl_nbd_opts {
+	/*
+	 * An NBD URI as libnbd's nbd_connect_uri(3) takes it (the NBD URI
+	 * specification, github.com/NetworkBlockDevice/nbd, doc/uri.md):
+	 * nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=PATH, ...
+	 */
+	const char *uri;
+	/*
+	 * Or a server to start privately: argv[0] (found on PATH) with these
+	 * arguments, NULL-terminated, handed a listening socket by systemd
+	 * socket activation (LISTEN_FDS; nbd_connect_systemd_socket_activation(3)).
+	 * It is reaped when the disk is removed.
+	 */
+	char *const *argv;
+	unsigned int flags;		/* LKL_NBD_* */
+	unsigned int reserved;		/* zero */
+	/* Where a failure is described in one line (NUL-terminated), or NULL. */
+	char *error;
+	unsigned long error_len;	/* bytes at error */
+};
+
+/* The kernel sees a read-only disk (as it does when the export is). */
+#define LKL_NBD_READ_ONLY	0x1U
+
+/*
+ * Connect to an NBD export and add it as a disk; returns its id (>= 0) as
+ * lkl_disk_add() does and sets disk->dev, with disk->fd set to -1. Up to
+ * the server's limits, the kernel's requests are all in flight at once;
+ * flush and FUA are passed through (NBD_CMD_FLUSH, NBD_CMD_FLAG_FUA);
+ * discard and write-zeroes become NBD_CMD_TRIM and NBD_CMD_WRITE_ZEROES
+ * where the server offers them. Errors: -LKL_EINVAL (opts NULL, neither
+ * or both of uri and argv, unknown flags, nonzero reserved); libnbd's
+ * errno when it cannot connect or negotiate (-LKL_ECONNREFUSED,
+ * -LKL_ENOENT for a socket that is not there, -LKL_EINVAL for a URI it
+ * cannot parse, ...), with its message in opts->error; lkl_disk_add()'s
+ * errors. A request the server fails completes with the server's errno
+ * (-LKL_EIO when the connection is lost). lkl_disk_remove() disconnects.
+ */
+int lkl_disk_add_nbd(struct lkl_disk *disk, const struct lkl_nbd_opts *opts);
+
+/*
+ * Disk images of any format. lkl_image_format() names the format of the
+ * image open on the host as fd, from its first and last 512 bytes (the
+ * magic numbers qemu's block drivers use), never from its name: "qcow2",
+ * "vmdk", "vhdx", "vdi", "vpc" or, for anything else, "raw" (a static
+ * string in *format). 0, -LKL_EINVAL (fd < 0, format NULL), or the
+ * host's errno for a file it cannot read.
+ */
+int lkl_image_format(int fd, const char **format);
+
+struct lkl_image_opts {
+	/*
+	 * "raw", "qcow2", "vmdk", "vhdx", "vdi", "vpc", or NULL or "auto"
+	 * for lkl_image_format()'s answer.
+	 */
+	const char *format;
+	unsigned int flags;		/* LKL_IMAGE_* */
+	unsigned int reserved;		/* zero */
+	/* Where a failure is described in one line (NUL-terminated), or NULL. */
+	char *error;
+	unsigned long error_len;	/* bytes at error */
+};
+
+/*
+ * READ_ONLY: the image file is opened read-only and never written (a
+ * read-only disk in the kernel). OVERLAY: every write goes to a new qcow2
+ * overlay in $TMPDIR (or /var/tmp) backed by the image, which is only
+ * read; the overlay is deleted when the disk is removed, unless
+ * lkl_disk_apply_overlay() asked for it to be committed into the image.
+ */
+#define LKL_IMAGE_READ_ONLY	0x1U
+#define LKL_IMAGE_OVERLAY	0x2U
+
+/*
+ * Add the image file at path as a disk; returns its id (>= 0) and sets
+ * disk->dev, with disk->fd set to -1 (the library owns what it opened).
+ * A raw image without an overlay goes to the file backend of
+ * lkl_disk_add(); any other is served by a private qemu-nbd (package
+ * qemu-utils) through lkl_disk_add_nbd(), which exits when the disk is
+ * removed or the process ends. Errors: -LKL_EINVAL (unknown flags or
+ * format, nonzero reserved); the host's errno when the file cannot be
+ * opened; -LKL_EIO when qemu-img or qemu-nbd refuse the image (their
+ * message, one line, in opts->error: "disk.qcow2: qemu-nbd: Could not
+ * open backing file: ..."); lkl_disk_add_nbd()'s and lkl_disk_add()'s
+ * errors.
+ */
+int lkl_disk_add_image(struct lkl_disk *disk, const char *path,
+		       const struct lkl_image_opts *opts);
+
+/*
+ * Have lkl_disk_remove() commit the overlay of a disk added with
+ * LKL_IMAGE_OVERLAY into its image (qemu-img commit) instead of deleting
+ * it. Call it after the last write (unmount first). lkl_disk_remove()
+ * then returns -LKL_EIO if the commit fails, with its message, which
+ * names the overlay file kept, in error (error_len bytes, which must stay
+ * valid until then; may be NULL). Returns 0 or -LKL_EINVAL (no overlay).
+ */
+int lkl_disk_apply_overlay(struct lkl_disk disk, char *error,
+			   unsigned long error_len);
+
+/*
+ * LVM2 logical volumes. lkl_lvm_activate() finds the volume group VG of
+ * name "VG/LV" on the disks and partitions the kernel has (their LVM2
+ * labels and metadata, the newest copy by seqno), and maps logical volume
+ * LV with the kernel's device-mapper (linear and striped segments); its
+ * device number, as stat() gives it in st_rdev and mknod() takes it, in
+ * *devid. Mount it with mount() on a node made with mknod(), and call
+ * lkl_lvm_deactivate() after unmounting and before lkl_disk_remove() of its
+ * disks (the mapping holds them open). Returns 0, or -LKL_EINVAL (name not
+ * "VG/LV", unknown flags), -LKL_ENOENT (no such volume group or volume),
+ * -LKL_ENXIO (a physical volume it lies on is missing), -LKL_EOPNOTSUPP
+ * (a thin, RAID, mirror, cache, VDO or snapshot volume, or one of a volume
+ * group with snapshots: lkl maps none of them), the error of a
+ * device-mapper ioctl (-LKL_EEXIST: already active); the reason in one
+ * line in error (error_len bytes; may be NULL).
+ */
+#define LKL_LVM_READ_ONLY	0x1U	/* a read-only mapping */
+int lkl_lvm_activate(const char *name, unsigned int flags, uint32_t *devid,
+		     char *error, unsigned long error_len);
+
+/* Remove the mapping of "VG/LV": 0, -LKL_EBUSY while mounted, -LKL_ENXIO. */
+int lkl_lvm_deactivate(const char *name);
+
+/*
  * Append a mark named name (1 to LKL_WLOG_MARK_MAX = 255 bytes, no NUL
  * stored) to the write log of a disk added with one: it lands after every
  * request the kernel has seen complete so far, so a mark placed when an

@@ -24,6 +24,8 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <new>
 #include <optional>
 #include <span>
 #include <string>
@@ -293,9 +295,21 @@ public:
 		unsigned int flags = 0;
 	};
 
+	// How to open an image of any format (see lkl_disk_add_image).
+	struct ImageOptions {
+		// "auto" (from the file's header), "raw", "qcow2", "vmdk",
+		// "vhdx", "vdi" or "vpc".
+		const char *format = "auto";
+		bool read_only = false;
+		// Writes go to a temporary qcow2 overlay; the image is only
+		// read unless apply_overlay() is called before remove().
+		bool overlay = false;
+	};
+
 	Disk() noexcept = default;
 	Disk(Disk &&other) noexcept
-		: disk_(other.disk_), id_(std::exchange(other.id_, -1))
+		: disk_(other.disk_), id_(std::exchange(other.id_, -1)),
+		  error_(std::move(other.error_))
 	{
 		other.disk_.fd = -1;
 	}
@@ -306,6 +320,7 @@ public:
 			disk_ = other.disk_;
 			id_ = std::exchange(other.id_, -1);
 			other.disk_.fd = -1;
+			error_ = std::move(other.error_);
 		}
 		return *this;
 	}
@@ -352,6 +367,64 @@ public:
 		return disk;
 	}
 
+	// Opens the image at path in its format (lkl_disk_add_image): a raw
+	// file directly, any other through a private qemu-nbd. ec set and
+	// no disk on failure, with the reason in words in error().
+	static Disk open_image(const char *path, const ImageOptions &opts,
+			       std::error_code &ec) noexcept
+	{
+		Disk disk;
+		if (!disk.make_error_buffer(ec))
+			return disk;
+		struct lkl_image_opts o = {};
+		o.format = opts.format;
+		o.flags = (opts.read_only ? LKL_IMAGE_READ_ONLY : 0) |
+			  (opts.overlay ? LKL_IMAGE_OVERLAY : 0);
+		o.error = disk.error_.get();
+		o.error_len = error_len;
+		int id = lkl_disk_add_image(&disk.disk_, path, &o);
+		ec = errc(id);
+		if (!ec)
+			disk.id_ = id;
+		return disk;
+	}
+
+	// Connects to the NBD export at uri (nbd://HOST[:PORT]/EXPORT,
+	// nbd+unix:///EXPORT?socket=PATH) with lkl_disk_add_nbd.
+	static Disk open_nbd(const char *uri, bool read_only,
+			     std::error_code &ec) noexcept
+	{
+		Disk disk;
+		if (!disk.make_error_buffer(ec))
+			return disk;
+		struct lkl_nbd_opts o = {};
+		o.uri = uri;
+		o.flags = read_only ? LKL_NBD_READ_ONLY : 0;
+		o.error = disk.error_.get();
+		o.error_len = error_len;
+		int id = lkl_disk_add_nbd(&disk.disk_, &o);
+		ec = errc(id);
+		if (!ec)
+			disk.id_ = id;
+		return disk;
+	}
+
+	// Why open_image(), open_nbd() or the overlay's apply in remove()
+	// failed, in one line ("" if nothing said more than the errno).
+	std::string error() const
+	{
+		return error_ ? std::string(error_.get()) : std::string();
+	}
+
+	// Have remove() commit the overlay into the image
+	// (lkl_disk_apply_overlay); EINVAL when there is no overlay.
+	std::error_code apply_overlay() noexcept
+	{
+		if (!error_)
+			return std::make_error_code(std::errc::invalid_argument);
+		return errc(lkl_disk_apply_overlay(disk_, error_.get(), error_len));
+	}
+
 	// Places a mark in the disk's write log (lkl_disk_log_mark).
 	std::error_code mark(const char *name) const noexcept
 	{
@@ -361,7 +434,8 @@ public:
 	explicit operator bool() const noexcept { return id_ >= 0; }
 	// The kernel's disk id (for lkl_mount_dev), -1 when there is none.
 	int id() const noexcept { return id_; }
-	// The host file descriptor of the image.
+	// The host file descriptor of the image; -1 for one opened with
+	// open_image() or open_nbd().
 	int fd() const noexcept { return disk_.fd; }
 
 	// Removes the disk from the kernel and closes the image.
@@ -377,8 +451,20 @@ public:
 	}
 
 private:
+	static constexpr unsigned long error_len = 1024;
+
+	bool make_error_buffer(std::error_code &ec) noexcept
+	{
+		error_.reset(new (std::nothrow) char[error_len]());
+		if (!error_)
+			ec = std::make_error_code(std::errc::not_enough_memory);
+		return error_ != nullptr;
+	}
+
 	struct lkl_disk disk_ = {nullptr, {-1}, nullptr};
 	int id_ = -1;
+	// Where the C API writes its one-line reasons (open_image, open_nbd).
+	std::unique_ptr<char[]> error_;
 };
 
 // A partition (0: the whole disk) of a Disk mounted in the kernel with

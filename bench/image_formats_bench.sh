@@ -1,0 +1,72 @@
+#!/bin/bash
+# Images of other formats against raw, in the same run, on fresh images:
+# a 2 GiB XFS image holding a small file and a 1 GiB file, as raw and as
+# qcow2 (qemu-img convert), both in the host's page cache.
+#   first-byte   cpfromfs of the small file: the whole process, start to
+#                exit (an upper bound on start to first byte), median of 11
+#   seq-read     cpfromfs of the 1 GiB file to a file on tmpfs (/dev/shm),
+#                MiB/s, median of 3
+#   convert      the other way to the same file: qemu-img convert of the
+#                qcow2 to raw, then cpfromfs from that (what a user without
+#                qcow2 support does), start to exit
+#
+#   bench/image_formats_bench.sh [BUILD_DIR]
+set -euo pipefail
+
+build=${1:-build}
+cpfromfs=$(realpath "$build/tools/cpfromfs")
+cptofs=$(realpath "$build/tools/cptofs")
+[ -x "$cpfromfs" ] || { echo "no $cpfromfs: build first" >&2; exit 1; }
+
+work=$(mktemp -d /var/tmp/image-formats-bench-XXXXXX)
+out=$(mktemp -d /dev/shm/image-formats-bench-XXXXXX)
+trap 'rm -rf "$work" "$out"' EXIT
+
+truncate -s 2G "$work/disk.raw"
+mkfs.xfs -q -f "$work/disk.raw"
+echo "a small file" > "$work/small"
+head -c 1G /dev/urandom > "$work/big"
+"$cptofs" -i "$work/disk.raw" "$work/small" "$work/big" /
+rm -f "$work/big"
+qemu-img convert -f raw -O qcow2 "$work/disk.raw" "$work/disk.qcow2"
+cat "$work/disk.raw" "$work/disk.qcow2" > /dev/null
+
+now() { date +%s.%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+first_byte() { # IMAGE -> seconds
+	for _ in $(seq 11); do
+		rm -f "$out/small"
+		t=$(now)
+		"$cpfromfs" -i "$1" /small "$out/small"
+		echo "$(now) - $t" | bc -l
+	done | median
+}
+
+seq_read() { # IMAGE -> MiB/s
+	for _ in 1 2 3; do
+		rm -f "$out/big"
+		t=$(now)
+		"$cpfromfs" -i "$1" /big "$out/big"
+		echo "1024 / ($(now) - $t)" | bc -l
+	done | median
+}
+
+printf "%-28s %10s\n" "" "seconds"
+for f in raw qcow2; do
+	printf "%-28s %10.4f\n" "first-byte $f" "$(first_byte "$work/disk.$f")"
+done
+rm -f "$out/small"
+t=$(now)
+qemu-img convert -f qcow2 -O raw "$work/disk.qcow2" "$work/converted.raw"
+"$cpfromfs" -i "$work/converted.raw" /small "$out/small"
+printf "%-28s %10.4f\n" "convert, then cpfromfs" "$(echo "$(now) - $t" | bc -l)"
+rm -f "$work/converted.raw"
+
+printf "\n%-28s %10s\n" "" "MiB/s"
+for f in raw qcow2; do
+	v=$(seq_read "$work/disk.$f")
+	eval "read_$f=$v"
+	printf "%-28s %10.1f\n" "seq-read $f" "$v"
+done
+printf "%-28s %10.2f\n" "qcow2 / raw" "$(echo "$read_qcow2 / $read_raw" | bc -l)"

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <vector>
 
@@ -24,6 +26,14 @@ int run(const std::string &cmd, std::string *out)
 			out->append(buf, n);
 	int status = pclose(p);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string read_text(const std::string &path)
+{
+	std::ifstream in(path);
+	std::stringstream s;
+	s << in.rdbuf();
+	return s.str();
 }
 
 bool have(const char *tool)
@@ -102,6 +112,51 @@ TempDir::TempDir()
 TempDir::~TempDir()
 {
 	run("chmod -R u+w " + quote(path_) + "; rm -rf " + quote(path_));
+}
+
+std::string no_host_mounts(const std::string &fstype)
+{
+	if (geteuid() != 0)
+		return "loop devices and mount need root";
+	if (!have("losetup") || !have("mount") || !have("umount"))
+		return "losetup, mount or umount is missing";
+	if (access("/dev/loop-control", F_OK) != 0)
+		return "no loop devices here (/dev/loop-control)";
+	if (run("grep -qw " + fstype + " /proc/filesystems || modprobe " + fstype) != 0)
+		return "the host kernel has no " + fstype;
+	return "";
+}
+
+LoopDevice::LoopDevice(const std::string &file)
+{
+	if (run("losetup -f --show " + quote(file), &dev_) != 0) {
+		dev_.clear();
+		return;
+	}
+	while (!dev_.empty() && dev_.back() == '\n')
+		dev_.pop_back();
+}
+
+LoopDevice::~LoopDevice()
+{
+	if (!dev_.empty())
+		run("losetup -d " + quote(dev_));
+}
+
+HostMount::HostMount(const std::string &what, const std::string &where,
+		     const std::string &options)
+	: where_(where)
+{
+	run("mkdir -p " + quote(where));
+	mounted_ = run("mount " + (options.empty() ? "" : "-o " + options + " ") +
+		       quote(what) + " " + quote(where), &errors_) == 0;
+}
+
+bool HostMount::unmount()
+{
+	if (mounted_ && run("umount " + quote(where_)) == 0)
+		mounted_ = false;
+	return !mounted_;
 }
 
 Image::Image(unsigned long long size, const char *name)

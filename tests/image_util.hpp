@@ -11,6 +11,9 @@ namespace lkl_test {
 // Runs a shell command; returns its exit status and, in @out, its output.
 int run(const std::string &cmd, std::string *out = nullptr);
 
+// The contents of host file @path ("" if it cannot be read).
+std::string read_text(const std::string &path);
+
 // Is @tool on PATH?
 bool have(const char *tool);
 
@@ -50,6 +53,42 @@ struct Result {
 // Runs "BIN -i IMAGE ARGS", as cptofs and cpfromfs take their image.
 Result run_on_image(const std::string &bin, const std::string &image,
 		    const std::string &args);
+
+// Why the host's loop devices and mounts of @fstype cannot be used here,
+// or "".
+std::string no_host_mounts(const std::string &fstype);
+
+// A loop device of the host on an image file; detached with the object.
+class LoopDevice {
+public:
+	explicit LoopDevice(const std::string &file);
+	~LoopDevice();
+	LoopDevice(const LoopDevice &) = delete;
+	LoopDevice &operator=(const LoopDevice &) = delete;
+	// "" when none could be set up.
+	const std::string &path() const { return dev_; }
+
+private:
+	std::string dev_;
+};
+
+// A mount by the host kernel; unmounted with the object.
+class HostMount {
+public:
+	HostMount(const std::string &what, const std::string &where,
+		  const std::string &options = "");
+	~HostMount() { unmount(); }
+	HostMount(const HostMount &) = delete;
+	HostMount &operator=(const HostMount &) = delete;
+
+	bool mounted() const { return mounted_; }
+	const std::string &errors() const { return errors_; }
+	bool unmount();
+
+private:
+	std::string where_, errors_;
+	bool mounted_ = false;
+};
 
 // A sparse image file of @size bytes in a fresh temporary directory,
 // deleted with the object.

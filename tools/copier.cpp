@@ -253,95 +253,16 @@ struct Copier::Impl {
 		return true;
 	}
 
-	// Owner, extended attributes (ACLs among them), mode, then times:
-	// chown clears set-id bits and capabilities, and every change but
-	// the last would move the times.
 	void set_attributes(const std::string &from, const std::string &to,
 			    const Stat &st)
 	{
-		unsigned uid = options_.uid.value_or(st.st_uid);
-		unsigned gid = options_.gid.value_or(st.st_gid);
-		if (long err = dst_.chown(to, uid, gid); err < 0) {
-			bool forced = options_.uid || options_.gid;
-			if (err != -EPERM || forced || !options_.lenient_chown)
-				error(to, err, "setting the owner");
-		}
-		copy_xattrs(from, to);
-		if (!S_ISLNK(st.st_mode)) {
-			long err = dst_.chmod(to, st.st_mode & 07777);
-			if (err < 0 && !(err == -EPERM && options_.lenient_chmod))
-				error(to, err, "setting the mode");
-		}
-		if (long err = dst_.utimens(to, st.st_atim, st.st_mtim); err < 0)
-			error(to, err, "setting the times");
-	}
-
-	void copy_xattrs(const std::string &from, const std::string &to)
-	{
-		std::vector<char> names;
-		long len = list_xattrs(from, names);
-		if (len < 0) {
-			if (len != -EOPNOTSUPP)
-				error(from, len, "listing extended attributes");
-			return;
-		}
-		std::vector<char> value;
-		for (const char *name = names.data(); name < names.data() + len;
-		     name += strlen(name) + 1) {
-			if (acl_storage(name))
-				continue;
-			long size = get_xattr(from, name, value);
-			if (size == -ENODATA)
-				continue; // removed meanwhile
-			if (size < 0) {
-				error(from, size, std::string("reading ") + name);
-				continue;
-			}
-			long err = dst_.setxattr(to, name, value.data(),
-						 static_cast<std::size_t>(size));
-			// A namespace the destination does not take (trusted.*
-			// for a user, user.* on a link...) is left out.
-			if (err < 0 && err != -EOPNOTSUPP && err != -EPERM)
-				error(to, err, std::string("setting ") + name);
-		}
-	}
-
-	// XFS shows root its ACLs a second time, as the trusted.* attributes
-	// it keeps them in; they travel as system.posix_acl_* (and cp skips
-	// them too, see /etc/xattr.conf).
-	static bool acl_storage(const char *name)
-	{
-		return !strcmp(name, "trusted.SGI_ACL_FILE") ||
-		       !strcmp(name, "trusted.SGI_ACL_DEFAULT");
-	}
-
-	// The list of names; its length, or a negative errno.
-	long list_xattrs(const std::string &path, std::vector<char> &names)
-	{
-		for (;;) {
-			long size = src_.listxattr(path, nullptr, 0);
-			if (size <= 0)
-				return size;
-			names.resize(static_cast<std::size_t>(size));
-			long len = src_.listxattr(path, names.data(), names.size());
-			if (len != -ERANGE) // else it grew meanwhile
-				return len;
-		}
-	}
-
-	long get_xattr(const std::string &path, const char *name,
-		       std::vector<char> &value)
-	{
-		for (;;) {
-			long size = src_.getxattr(path, name, nullptr, 0);
-			if (size < 0)
-				return size;
-			value.resize(static_cast<std::size_t>(size) + 1);
-			long len = src_.getxattr(path, name, value.data(),
-						 value.size());
-			if (len != -ERANGE)
-				return len;
-		}
+		ErrorHook report = [this](const std::string &path, long err,
+					  const std::string &doing) {
+			error(path, err, doing);
+		};
+		Xattrs xattrs;
+		read_xattrs(src_, from, xattrs, report);
+		lkl_tools::set_attributes(dst_, to, st, xattrs, options_, report);
 	}
 
 	Fs &src_, &dst_;

@@ -4,12 +4,12 @@
 // the nanosecond, holes, extended attributes and POSIX ACLs, as cp -a does.
 #pragma once
 
+#include "attributes.hpp"
 #include "copy_fs.hpp"
 
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 
 namespace lkl_tools {
@@ -24,22 +24,10 @@ struct Amount {
 void measure(Fs &fs, const std::string &path, Amount &total,
 	     const std::function<bool()> &stop = {});
 
-// How ownership and modes are given to the copies.
-struct CopyOptions {
-	std::optional<unsigned> uid, gid; // instead of the source's
-	// Where the destination cannot represent an owner or a mode (an
-	// unprivileged host user, vfat), a refusal (EPERM) is not a failure,
-	// as with cp -a; an owner asked for with uid or gid always is.
-	bool lenient_chown = false;
-	bool lenient_chmod = false;
-};
-
 // What the copy tells its caller, and asks it. Each may be empty.
 struct CopyHooks {
-	// A failure: the path it is about, a negative errno, and what was
-	// being done ("" for the path itself). The copy goes on.
-	std::function<void(const std::string &path, long err,
-			   const std::string &doing)> error;
+	// A failure (attributes.hpp); the copy goes on.
+	ErrorHook error;
 	// Bytes and files just copied.
 	std::function<void(std::uint64_t bytes, std::uint64_t files)> progress;
 	// Polled between files and between 1 MiB chunks: true stops the copy.

@@ -6,24 +6,22 @@
 //
 // Both directions share the tools' copy engine (copier.hpp) over the
 // host's file system and the mounted image's.
+#include "cli.hpp"
 #include "copier.hpp"
-#include "emergency_exit.hpp"
 #include "host_fs.hpp"
 #include "image_fs.hpp"
 #include "image_session.hpp"
 #include "progress.hpp"
+#include "signals.hpp"
 
 #include <lkl/kernel.hpp>
 
-#include <atomic>
 #include <cerrno>
-#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <getopt.h>
@@ -43,13 +41,9 @@ namespace {
 
 const char *prog = "cptofs";
 
-// Set (to the signal number) by the signal watcher; the copy stops at the
-// next file or chunk and the image is unmounted cleanly.
-std::atomic<int> stop_signal{0};
-
 bool stopping()
 {
-	return stop_signal.load(std::memory_order_relaxed) != 0;
+	return lkl_tools::SignalWatcher::stopping();
 }
 
 using lkl_tools::Amount;
@@ -128,14 +122,6 @@ int usage(FILE *out, bool from_image, int status)
 	return status;
 }
 
-int bad_usage(const char *why)
-{
-	if (why)
-		fprintf(stderr, "%s: %s\n", prog, why);
-	fprintf(stderr, "Try '%s --help' for more information.\n", prog);
-	return 2;
-}
-
 // A user or group given by number or by name.
 template <typename Lookup>
 std::optional<unsigned> parse_id(const char *arg, Lookup lookup)
@@ -204,7 +190,10 @@ struct Args {
 // Parses the command line; returns an exit status to leave with, if any.
 std::optional<int> parse(int argc, char **argv, bool from_image, Args &args)
 {
-	enum { opt_version = 256, opt_norecovery, opt_format, opt_overlay };
+	enum { opt_version = 256 };
+	using lkl_tools::opt_format;
+	using lkl_tools::opt_norecovery;
+	using lkl_tools::opt_overlay;
 	// Said when the image is held by a tool that is finishing with it.
 	args.image.notice = [](const std::string &msg) {
 		fprintf(stderr, "%s: %s\n", prog, msg.c_str());
@@ -227,28 +216,15 @@ std::optional<int> parse(int argc, char **argv, bool from_image, Args &args)
 	int c;
 	while ((c = getopt_long(argc, argv, "i:t:P:o:g:m:ph", longopts,
 				nullptr)) != -1) {
+		if (auto status = lkl_tools::image_option(c, optarg, args.image, prog)) {
+			if (*status >= 0)
+				return *status;
+			continue;
+		}
 		switch (c) {
 		case 'i':
 			args.image.image = optarg;
 			break;
-		case 't':
-			args.image.type = optarg;
-			break;
-		case 'P': {
-			if (strchr(optarg, '/')) {
-				args.image.volume = optarg;
-				break;
-			}
-			char *end = nullptr;
-			unsigned long part = strtoul(optarg, &end, 10);
-			if (!*optarg || *end || part > 255) {
-				fprintf(stderr, "%s: bad partition number: %s\n",
-					prog, optarg);
-				return 2;
-			}
-			args.image.part = static_cast<unsigned>(part);
-			break;
-		}
 		case 'o':
 			args.copy.uid = user_id(optarg);
 			if (!args.copy.uid) {
@@ -264,54 +240,19 @@ std::optional<int> parse(int argc, char **argv, bool from_image, Args &args)
 				return 2;
 			}
 			break;
-		case 'm': {
-			char *end = nullptr;
-			unsigned long mb = strtoul(optarg, &end, 10);
-			if (!*optarg || *end || mb < 16 || mb > 65536) {
-				fprintf(stderr, "%s: bad kernel memory size: %s (MiB, "
-						"16 to 65536)\n", prog, optarg);
-				return 2;
-			}
-			args.image.mb = static_cast<unsigned>(mb);
-			break;
-		}
-		case opt_norecovery:
-			args.image.norecovery = true;
-			break;
-		case opt_format:
-			if (!lkl_tools::known_format(optarg)) {
-				fprintf(stderr, "%s: unknown image format: %s (auto, "
-						"raw, qcow2, vmdk, vhdx, vdi or vpc)\n",
-					prog, optarg);
-				return 2;
-			}
-			args.image.format = optarg;
-			break;
-		case opt_overlay:
-			if (!lkl_tools::parse_overlay(optarg ? optarg : "discard",
-						      args.image.overlay)) {
-				fprintf(stderr, "%s: bad --overlay: %s (discard or "
-						"apply)\n", prog, optarg);
-				return 2;
-			}
-			break;
-		case 'p':
-			// The session appends the kernel's messages to a file.
-			args.image.log = "/dev/stderr";
-			break;
 		case 'h':
 			return usage(stdout, from_image, 0);
 		case opt_version:
 			printf("%s (lkl) %s\n", prog, LKL_VERSION);
 			return 0;
 		default:
-			return bad_usage(nullptr);
+			return lkl_tools::bad_usage(prog, nullptr);
 		}
 	}
 	if (args.image.image.empty())
-		return bad_usage("no image given (-i IMAGE)");
+		return lkl_tools::bad_usage(prog, "no image given (-i IMAGE)");
 	if (argc - optind < 2)
-		return bad_usage("need a source and a destination");
+		return lkl_tools::bad_usage(prog, "need a source and a destination");
 	args.paths.assign(argv + optind, argv + argc);
 	return std::nullopt;
 }
@@ -323,17 +264,12 @@ int copy_all(Args &args, bool from_image)
 	// goes; writing lets a file system replay its log into the overlay.
 	args.image.read_only = from_image &&
 			       args.image.overlay == lkl_tools::Overlay::none;
-	// A closed stderr must not kill us with the image mounted.
-	signal(SIGPIPE, SIG_IGN);
 	// An overlay keeps the image as it was until the session ends.
 	lkl_tools::emergency_image(args.image.image,
 				   args.image.read_only ||
 					   args.image.overlay != lkl_tools::Overlay::none);
 	lkl_tools::emergency_fstype(args.image.type);
-	lkl_tools::StopSignals signals([](int sig) {
-		int none = 0;
-		stop_signal.compare_exchange_strong(none, sig);
-	});
+	lkl_tools::SignalWatcher signals;
 	std::string error;
 	auto session = lkl_tools::ImageSession::open(args.image, error);
 	if (!session) {
@@ -410,7 +346,7 @@ int copy_all(Args &args, bool from_image)
 			failed.c_str());
 		return 1;
 	}
-	if (int sig = stop_signal.load()) {
+	if (int sig = lkl_tools::SignalWatcher::signal()) {
 		fprintf(stderr, "%s: stopped by %s; the image was unmounted "
 				"cleanly\n",
 			prog, strsignal(sig));
@@ -434,14 +370,10 @@ int main(int argc, char **argv)
 	lkl_tools::emergency_program(prog);
 	lkl_tools::exit_on_kernel_panic();
 
-	try {
+	return lkl_tools::tool_main(prog, [&] {
 		Args args;
 		if (auto status = parse(argc, argv, from_image, args))
 			return *status;
 		return copy_all(args, from_image);
-	} catch (const std::exception &e) {
-		// Unwinding has unmounted the image and halted the kernel.
-		fprintf(stderr, "%s: %s\n", prog, e.what());
-		return 1;
-	}
+	});
 }

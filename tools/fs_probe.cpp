@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <algorithm>
 #include <memory>
@@ -93,6 +94,28 @@ int copy_ends(uint32_t devid, unsigned long long bytes)
 	return std::exchange(mem.fd, -1);
 }
 
+std::string text(const char *s)
+{
+	return s ? s : "";
+}
+
+PartitionEntry entry(blkid_partition p, unsigned number)
+{
+	PartitionEntry e;
+	e.number = number;
+	e.start = static_cast<std::uint64_t>(blkid_partition_get_start(p)) * 512;
+	e.size = static_cast<std::uint64_t>(blkid_partition_get_size(p)) * 512;
+	e.type = text(blkid_partition_get_type_string(p));
+	if (e.type.empty()) {
+		char byte[8];
+		snprintf(byte, sizeof(byte), "0x%02x", blkid_partition_get_type(p));
+		e.type = byte;
+	}
+	e.name = text(blkid_partition_get_name(p));
+	e.uuid = text(blkid_partition_get_uuid(p));
+	return e;
+}
+
 } // namespace
 
 int probe(int disk_id, unsigned part, int image_fd, Probe &result)
@@ -155,6 +178,7 @@ int probe_device(uint32_t devid, bool partition, int image_fd, Probe &result)
 			break;
 	}
 	result = Probe{};
+	result.size = static_cast<std::uint64_t>(size) * 512;
 	if (rc == -2) {
 		result.ambiguous = true;
 		return 0;
@@ -169,12 +193,16 @@ int probe_device(uint32_t devid, bool partition, int image_fd, Probe &result)
 	result.table = lookup(pr.get(), "PTTYPE");
 	if (!result.table.empty()) {
 		if (blkid_partlist list = blkid_probe_get_partitions(pr.get())) {
+			if (blkid_parttable table = blkid_partlist_get_table(list))
+				result.table_uuid = text(blkid_parttable_get_id(table));
 			int n = blkid_partlist_numof_partitions(list);
 			for (int i = 0; i < n; i++) {
 				blkid_partition p = blkid_partlist_get_partition(list, i);
 				int no = p ? blkid_partition_get_partno(p) : -1;
-				if (no > 0)
-					result.partitions.push_back(static_cast<unsigned>(no));
+				if (no <= 0)
+					continue;
+				result.partitions.push_back(static_cast<unsigned>(no));
+				result.entries.push_back(entry(p, static_cast<unsigned>(no)));
 			}
 		}
 	}

@@ -12,6 +12,16 @@
 
 namespace lkl_tools {
 
+// One entry of a partition table, as blkid reads it.
+struct PartitionEntry {
+	unsigned number = 0;
+	std::uint64_t start = 0, size = 0; // bytes
+	// GPT: the partition type GUID; MBR: the type byte, "0x83".
+	std::string type;
+	std::string name; // GPT's partition name
+	std::string uuid; // GPT's unique partition GUID; MBR: "DISKID-NN"
+};
+
 struct Probe {
 	// blkid's TYPE: "xfs", "ext4", "vfat", "LVM2_member", ...; empty when
 	// no signature was found.
@@ -21,6 +31,12 @@ struct Probe {
 	// its partitions, when the probed device holds one.
 	std::string table;
 	std::vector<unsigned> partitions;
+	// The table's identifier (GPT disk GUID, MBR disk signature) and its
+	// entries, in table order.
+	std::string table_uuid;
+	std::vector<PartitionEntry> entries;
+	// The size of the probed disk or partition, in bytes.
+	std::uint64_t size = 0;
 	// Several signatures that contradict each other (mount(8) refuses).
 	bool ambiguous = false;
 };

@@ -125,24 +125,13 @@ struct Copier::Impl {
 	template <typename Make>
 	bool replace(const std::string &to, Make make)
 	{
-		long ret = make();
-		if (ret == -EEXIST) {
-			Stat there;
-			if (dst_.lstat(to, there) == 0 && S_ISDIR(there.st_mode)) {
-				error(to, -EISDIR,
-				      "cannot replace a directory with a "
-				      "non-directory");
-				return false;
-			}
-			ret = dst_.unlink(to);
-			if (ret == 0)
-				ret = make();
-		}
-		if (ret < 0) {
+		bool is_dir;
+		long ret = replace_non_directory(dst_, to, make, is_dir);
+		if (is_dir)
+			error(to, ret, "cannot replace a directory with a non-directory");
+		else if (ret < 0)
 			error(to, ret);
-			return false;
-		}
-		return true;
+		return ret >= 0;
 	}
 
 	// A further name of an inode already copied becomes a hard link.

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -111,6 +112,27 @@ long read_link(std::string &target, Read read)
 			return 0;
 		}
 	}
+}
+
+// Runs make(), which creates @to in @dst; an existing non-directory there is
+// removed and make() run again, as cp --remove-destination and tar do.
+// Returns what make() returned (a descriptor, or 0) or a negative errno;
+// @is_dir tells that @to is a directory, which is never replaced.
+template <typename Make>
+long replace_non_directory(Fs &dst, const std::string &to, Make make,
+			   bool &is_dir)
+{
+	is_dir = false;
+	long ret = make();
+	if (ret != -EEXIST)
+		return ret;
+	Stat there;
+	if (dst.lstat(to, there) == 0 && S_ISDIR(there.st_mode)) {
+		is_dir = true;
+		return -EISDIR;
+	}
+	ret = dst.unlink(to);
+	return ret == 0 ? make() : ret;
 }
 
 } // namespace lkl_tools

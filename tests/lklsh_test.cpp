@@ -9,8 +9,16 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <csignal>
+#include <cstring>
 #include <fstream>
 #include <string>
+
+#include <poll.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace lkl_test;
 
@@ -187,6 +195,65 @@ TEST_F(Lklsh, UploadDownload)
 		  0)
 		<< out;
 	EXPECT_EQ(out, "piped");
+}
+
+// A terminal session, through a pseudo-terminal: ^C at the prompt drops
+// the line being typed and the shell goes on; SIGTERM at the prompt ends it
+// with 128 + 15 after unmounting the image.
+TEST_F(Lklsh, InterruptAndStopAtThePrompt)
+{
+	int term = -1;
+	pid_t pid = forkpty(&term, nullptr, nullptr, nullptr);
+	ASSERT_GE(pid, 0) << strerror(errno);
+	if (pid == 0) {
+		setenv("HOME", work_.path().c_str(), 1);
+		execl(lklsh.c_str(), lklsh.c_str(), "-a", image_.path().c_str(),
+		      static_cast<char *>(nullptr));
+		_exit(127);
+	}
+	std::string seen;
+	// Reads the terminal until @want appears after what was seen so far.
+	auto wait_for = [&](const std::string &want) {
+		std::size_t from = seen.size();
+		for (int waited = 0; waited < 300; waited++) {
+			if (seen.find(want, from) != std::string::npos)
+				return true;
+			pollfd p{term, POLLIN, 0};
+			if (poll(&p, 1, 100) > 0) {
+				char buf[4096];
+				ssize_t n = read(term, buf, sizeof(buf));
+				if (n <= 0)
+					return false;
+				seen.append(buf, static_cast<std::size_t>(n));
+			}
+		}
+		return false;
+	};
+	auto type = [&](const std::string &keys) {
+		ASSERT_EQ(write(term, keys.data(), keys.size()),
+			  static_cast<ssize_t>(keys.size()));
+	};
+	ASSERT_TRUE(wait_for("lklsh:/> ")) << seen;
+	type("write /a 'first'\r");
+	ASSERT_TRUE(wait_for("lklsh:/> ")) << seen;
+	type("write /b 'dropped'\x03"); // ^C before the end of the line
+	ASSERT_TRUE(wait_for("lklsh:/> ")) << seen;
+	type("cat /a\r");
+	ASSERT_TRUE(wait_for("firstlklsh:/> ")) << seen;
+	type("ls /\r");
+	ASSERT_TRUE(wait_for("lklsh:/> ")) << seen;
+	EXPECT_EQ(seen.find("\r\nb\r\n"), std::string::npos) << "the line ^C dropped ran: "
+								<< seen;
+	kill(pid, SIGTERM);
+	EXPECT_TRUE(wait_for("stopped by Terminated")) << seen;
+	int status = 0;
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	close(term);
+	ASSERT_TRUE(WIFEXITED(status)) << status;
+	EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM) << seen;
+	std::string said;
+	EXPECT_EQ(run("e2fsck -fn " + quote(image_.path()), &said), 0)
+		<< "the image was not left clean: " << said;
 }
 
 // tar-out of a tree of every kind of file, tar-in into a fresh image, and

@@ -355,8 +355,10 @@ int interactive(Shell &sh)
 		std::string prompt = "lklsh:" + sh.cwd + "> ";
 		char *raw = read_line(prompt.c_str());
 		int sig = prompt_signal;
-		if (sig == SIGINT && raw) {
-			// ^C at the prompt drops the line, as a shell does.
+		if (sig == SIGINT) {
+			// ^C at the prompt drops the line, as a shell does
+			// (readline returns it, or nothing when the read was
+			// interrupted).
 			free(raw);
 			fputc('\n', stderr);
 			continue;

@@ -1,4 +1,5 @@
-// LVM2 logical volumes: lkl_lvm_activate() and lkl_lvm_deactivate().
+// LVM2 logical volumes: lkl_lvm_activate(), lkl_lvm_deactivate() and
+// lkl_lvm_list().
 //
 // The physical volumes are found on the disks and partitions the kernel
 // has (its sysfs lists them), their metadata is read through the kernel
@@ -155,6 +156,14 @@ long dm_ioctl(long control, unsigned long cmd, const std::string &name,
 	return err;
 }
 
+bool visible(const LogicalVolume &lv)
+{
+	for (const std::string &s : lv.status)
+		if (s == "VISIBLE")
+			return true;
+	return false;
+}
+
 // The device-mapper table of @lv in @vg, whose PVs are at @devices (PV
 // UUID to "major:minor"); "" with @why and @error set if it has none.
 std::vector<Target> table(const VolumeGroup &vg, const std::string &lv_name,
@@ -172,9 +181,6 @@ std::vector<Target> table(const VolumeGroup &vg, const std::string &lv_name,
 					name + "), which lkl does not map";
 				return {};
 			}
-	bool visible = false;
-	for (const std::string &s : lv.status)
-		visible |= s == "VISIBLE";
 	for (const Segment &seg : lv.segments) {
 		if (seg.type != "striped") {
 			why = EOPNOTSUPP;
@@ -183,7 +189,7 @@ std::vector<Target> table(const VolumeGroup &vg, const std::string &lv_name,
 			return {};
 		}
 	}
-	if (!visible || lv.segments.empty()) {
+	if (!visible(lv) || lv.segments.empty()) {
 		why = EOPNOTSUPP;
 		error = full + ": a hidden or empty volume (part of another one)";
 		return {};
@@ -220,6 +226,57 @@ std::vector<Target> table(const VolumeGroup &vg, const std::string &lv_name,
 	return out;
 }
 
+// A volume group as the disks hold it: its newest metadata (by seqno) and
+// where its physical volumes are (PV UUID to "major:minor").
+struct Found {
+	VolumeGroup vg;
+	std::map<std::string, std::string> devices;
+};
+
+// The volume groups on the kernel's disks and partitions, by name.
+std::map<std::string, Found> scan()
+{
+	std::map<std::string, Found> out;
+	for (const BlockDevice &bd : block_devices()) {
+		long fd = open_device(bd.dev, LKL_O_RDONLY);
+		if (fd < 0)
+			continue;
+		auto read = [fd](uint64_t off, uint64_t len) {
+			std::string data(len, '\0');
+			long n = lkl_sys_pread64(static_cast<unsigned int>(fd), data.data(),
+						 len, static_cast<lkl_loff_t>(off));
+			data.resize(n > 0 ? static_cast<size_t>(n) : 0);
+			return data;
+		};
+		std::string uuid, metadata;
+		VolumeGroup vg;
+		bool pv = read_pv(read, uuid, metadata) && read_vg(metadata, vg);
+		lkl_sys_close(static_cast<unsigned int>(fd));
+		if (!pv)
+			continue;
+		Found &f = out[vg.name];
+		f.devices[uuid] = bd.dev;
+		if (f.vg.name.empty() || vg.seqno > f.vg.seqno)
+			f.vg = std::move(vg);
+	}
+	return out;
+}
+
+// What lvs(8) calls the type of @lv: its segments' type, "linear" for
+// striped segments of one stripe, "striped" if one has more.
+std::string lv_type(const LogicalVolume &lv)
+{
+	std::string type;
+	for (const Segment &seg : lv.segments) {
+		std::string t = seg.type;
+		if (t == "striped" && seg.stripes.size() == 1)
+			t = "linear";
+		if (type.empty() || (type == "linear" && t == "striped"))
+			type = t;
+	}
+	return type;
+}
+
 } // namespace lvm
 } // namespace
 
@@ -245,55 +302,27 @@ lkl_lvm_activate(const char *name, unsigned int flags, uint32_t *devid,
 		}
 		std::string vg_name = full.substr(0, slash), lv_name = full.substr(slash + 1);
 
-		// The newest metadata of the volume group, and where its PVs are.
-		lvm::VolumeGroup vg;
-		std::map<std::string, std::string> devices;
-		std::vector<std::string> groups;
-		for (const lvm::BlockDevice &bd : lvm::block_devices()) {
-			long fd = lvm::open_device(bd.dev, LKL_O_RDONLY);
-			if (fd < 0)
-				continue;
-			auto read = [fd](uint64_t off, uint64_t len) {
-				std::string data(len, '\0');
-				long n = lkl_sys_pread64(static_cast<unsigned int>(fd),
-							 data.data(), len,
-							 static_cast<lkl_loff_t>(off));
-				data.resize(n > 0 ? static_cast<size_t>(n) : 0);
-				return data;
-			};
-			std::string uuid, metadata;
-			lvm::VolumeGroup found;
-			bool pv = lvm::read_pv(read, uuid, metadata) &&
-				  lvm::read_vg(metadata, found);
-			lkl_sys_close(static_cast<unsigned int>(fd));
-			if (!pv)
-				continue;
-			groups.push_back(found.name);
-			if (found.name != vg_name)
-				continue;
-			devices[uuid] = bd.dev;
-			if (found.seqno > vg.seqno)
-				vg = std::move(found);
-		}
-		if (vg.name.empty()) {
+		auto groups = lvm::scan();
+		auto found = groups.find(vg_name);
+		if (found == groups.end()) {
 			why = ENOENT;
 			std::string list;
-			for (const std::string &g : groups)
-				if (list.find(g) == std::string::npos)
-					list += (list.empty() ? "" : ", ") + g;
+			for (const auto &[g, _] : groups)
+				list += (list.empty() ? "" : ", ") + g;
 			error = full + ": no volume group " + vg_name + " on the disks" +
 				(list.empty() ? "" : " (there is: " + list + ")");
-		} else if (!vg.lvs.count(lv_name)) {
+		} else if (!found->second.vg.lvs.count(lv_name)) {
 			why = ENOENT;
 			std::string list;
-			for (const auto &[lv, _] : vg.lvs)
+			for (const auto &[lv, _] : found->second.vg.lvs)
 				list += (list.empty() ? "" : ", ") + lv;
 			error = full + ": no logical volume " + lv_name + " in volume group " +
 				vg_name + (list.empty() ? "" : " (it has: " + list + ")");
 		}
 		std::vector<lvm::Target> targets;
 		if (!why)
-			targets = lvm::table(vg, lv_name, devices, error, why);
+			targets = lvm::table(found->second.vg, lv_name,
+					     found->second.devices, error, why);
 		if (why) {
 			disk::set_error(error_buf, error_len, error);
 			return -why;
@@ -326,6 +355,42 @@ lkl_lvm_activate(const char *name, unsigned int flags, uint32_t *devid,
 		}
 		*devid = static_cast<uint32_t>(answer.dev);
 		return 0;
+	} catch (const std::bad_alloc &) {
+		return -LKL_ENOMEM;
+	}
+}
+
+[[gnu::visibility("default")]] int lkl_lvm_list(struct lkl_lvm_volume *volumes,
+						unsigned int count)
+{
+	namespace lvm = ::lvm;
+	if (!volumes && count)
+		return -LKL_EINVAL;
+	try {
+		unsigned int n = 0;
+		for (const auto &[vg_name, found] : lvm::scan()) {
+			for (const auto &[lv_name, lv] : found.vg.lvs) {
+				std::string full = vg_name + "/" + lv_name;
+				if (!lvm::visible(lv) || full.size() >= sizeof(volumes->name))
+					continue;
+				if (n < count) {
+					struct lkl_lvm_volume &out = volumes[n];
+					out = {};
+					snprintf(out.name, sizeof(out.name), "%s", full.c_str());
+					snprintf(out.type, sizeof(out.type), "%s",
+						 lvm::lv_type(lv).c_str());
+					for (const lvm::Segment &seg : lv.segments)
+						out.size += seg.extent_count * found.vg.extent_size * 512;
+					std::string error;
+					int why = 0;
+					lvm::table(found.vg, lv_name, found.devices, error, why);
+					out.status = -why;
+					snprintf(out.error, sizeof(out.error), "%s", error.c_str());
+				}
+				n++;
+			}
+		}
+		return static_cast<int>(n);
 	} catch (const std::bad_alloc &) {
 		return -LKL_ENOMEM;
 	}

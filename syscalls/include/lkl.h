@@ -360,6 +360,38 @@ int lkl_lvm_activate(const char *name, unsigned int flags, uint32_t *devid,
 int lkl_lvm_deactivate(const char *name);
 
 /*
+ * The logical volumes lkl_lvm_list() finds: the visible ones (those
+ * lvs(8) lists without -a) of every volume group on the disks and
+ * partitions the kernel has, read as lkl_lvm_activate() reads them.
+ */
+struct lkl_lvm_volume {
+	char name[256];		/* "VG/LV" (LVM2 names are at most 127 bytes) */
+	/*
+	 * The type as lvs(8) shows it: "linear", "striped", or LVM2's
+	 * segment type: "thin", "thin-pool", "raid1", "mirror", "cache", ...
+	 */
+	char type[32];
+	uint64_t size;		/* in bytes: its extents times the extent size */
+	/*
+	 * 0 if lkl_lvm_activate() maps it, else the negative errno it
+	 * returns (-LKL_EOPNOTSUPP, -LKL_ENXIO) and its one-line reason.
+	 */
+	int status;
+	char error[256];
+};
+
+/*
+ * Fills volumes[0 .. count-1] with the logical volumes found, sorted by
+ * volume group and then volume name, and returns how many there are (more
+ * than count when the array is too short; call with count 0 and volumes
+ * NULL to size it). Disks with no LVM2 label or unreadable metadata are
+ * skipped; a volume group is read from the copy of its metadata with the
+ * highest seqno. Returns -LKL_EINVAL (volumes NULL with count > 0) or
+ * -LKL_ENOMEM. The kernel's sysfs is mounted at /sysfs if it is not.
+ */
+int lkl_lvm_list(struct lkl_lvm_volume *volumes, unsigned int count);
+
+/*
  * Append a mark named name (1 to LKL_WLOG_MARK_MAX = 255 bytes, no NUL
  * stored) to the write log of a disk added with one: it lands after every
  * request the kernel has seen complete so far, so a mark placed when an

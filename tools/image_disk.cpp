@@ -151,11 +151,11 @@ std::string list(const std::vector<unsigned> &partitions)
 // The kernel's type name for what partition @part of @disk holds, or ""
 // with @error saying what is there instead and @why the errno.
 std::string find_type(const ImageDisk &disk, unsigned part, std::string &error,
-		      int &why, const uint32_t *volume = nullptr)
+		      int &why, const ActiveVolume *volume)
 {
 	const std::string &image = disk.path();
 	Probe found;
-	int err = volume ? probe_device(*volume, false, -1, found)
+	int err = volume ? probe_device(volume->dev(), false, -1, found)
 			 : disk.probe(part, found);
 	why = -err;
 	if (err == -ENXIO) {
@@ -168,8 +168,9 @@ std::string find_type(const ImageDisk &disk, unsigned part, std::string &error,
 	}
 	// mount(2)'s answer for a file system it cannot take.
 	why = EINVAL;
-	std::string where = part && !volume ? " (partition " + std::to_string(part) + ")"
-					    : "";
+	std::string where = volume ? " (" + volume->name() + ")"
+			    : part ? " (partition " + std::to_string(part) + ")"
+				   : "";
 	std::string type = kernel_fs_type(found.type);
 	if (found.ambiguous)
 		error = image + where + ": several file system signatures; give "
@@ -189,12 +190,13 @@ std::string find_type(const ImageDisk &disk, unsigned part, std::string &error,
 
 // Why mounting failed, in words, with what to do about it where we know.
 std::string mount_error(const ImageOptions &options, unsigned part,
-			const std::string &type, const std::string &opts,
-			std::error_code ec, const std::string &said)
+			const ActiveVolume *volume, const std::string &type,
+			const std::string &opts, std::error_code ec,
+			const std::string &said)
 {
-	const std::string &image = options.image;
-	if (ec == std::errc::no_such_device_or_address)
-		return image + ": no partition " + std::to_string(part);
+	if (ec == std::errc::no_such_device_or_address && !volume)
+		return options.image + ": no partition " + std::to_string(part);
+	std::string image = options.image + (volume ? " (" + volume->name() + ")" : "");
 	if (options.read_only && !options.norecovery && asks_for_log_replay(said))
 		return image + ": the " + type + " file system was not unmounted "
 			"cleanly and its log must be replayed, which a read-only "
@@ -439,30 +441,47 @@ int ImageDisk::probe(unsigned int part, Probe &found) const
 	return lkl_tools::probe(disk_.id(), part, disk_.fd(), found);
 }
 
-bool ImageDisk::mount(unsigned int part, const std::string &type_asked,
-		      const std::string &opts_asked, MountedFs &out,
-		      std::string &error, bool norecovery)
+bool ImageDisk::mount(unsigned int part, const std::string &type,
+		      const std::string &opts, MountedFs &out, std::string &error,
+		      bool norecovery)
+{
+	if (options_.volume.empty())
+		return mount_on(part, nullptr, type, opts, out, error, norecovery);
+	ActiveVolume volume;
+	return activate(options_.volume, volume, error) &&
+	       mount(volume, type, opts, out, error, norecovery);
+}
+
+bool ImageDisk::activate(const std::string &name, ActiveVolume &out,
+			 std::string &error)
+{
+	std::error_code ec;
+	out = ActiveVolume::activate(name, options_.read_only, error, ec);
+	if (out)
+		return true;
+	error = options_.image + ": " + error;
+	return fail(ec.value());
+}
+
+bool ImageDisk::mount(ActiveVolume &volume, const std::string &type,
+		      const std::string &opts, MountedFs &out, std::string &error,
+		      bool norecovery)
+{
+	return mount_on(0, &volume, type, opts, out, error, norecovery);
+}
+
+bool ImageDisk::mount_on(unsigned int part, ActiveVolume *volume,
+			 const std::string &type_asked, const std::string &opts_asked,
+			 MountedFs &out, std::string &error, bool norecovery)
 {
 	ImageOptions options = options_;
 	options.norecovery = options.read_only &&
 			     (options.norecovery || norecovery);
 	recent_kernel_messages();
-	bool volume = !options_.volume.empty();
-	if (volume && !volume_active_) {
-		char said[512] = "";
-		int err = lkl_lvm_activate(options_.volume.c_str(),
-					   options_.read_only ? LKL_LVM_READ_ONLY : 0,
-					   &volume_dev_, said, sizeof(said));
-		if (err < 0) {
-			error = options_.image + ": " + (said[0] ? said : errno_text(-err));
-			return fail(-err);
-		}
-		volume_active_ = true;
-	}
 	std::string type = type_asked;
 	int why = 0;
 	if (type.empty())
-		type = find_type(*this, part, error, why, volume ? &volume_dev_ : nullptr);
+		type = find_type(*this, part, error, why, volume);
 	unsigned long flags = options_.read_only ? LKL_MS_RDONLY : 0;
 	std::string opts = take_mount_flags(opts_asked, flags);
 	if (options.norecovery && !type.empty())
@@ -470,7 +489,7 @@ bool ImageDisk::mount(unsigned int part, const std::string &type_asked,
 	std::error_code ec;
 	lkl::Mount mounted;
 	if (!type.empty() && volume)
-		ec = mount_volume(type, flags, opts, out);
+		ec = volume->mount(type, flags, opts);
 	else if (!type.empty())
 		mounted = lkl::Mount::mount(disk_, part, type.c_str(),
 					    static_cast<int>(flags),
@@ -486,7 +505,7 @@ bool ImageDisk::mount(unsigned int part, const std::string &type_asked,
 		needs_log_replay_ = !type.empty() && options.read_only &&
 				    !options.norecovery && asks_for_log_replay(said);
 		if (!type.empty()) {
-			error = mount_error(options, part, type, opts, ec, said);
+			error = mount_error(options, part, volume, type, opts, ec, said);
 			why = ec.value();
 		}
 		if (!said.empty())
@@ -494,51 +513,19 @@ bool ImageDisk::mount(unsigned int part, const std::string &type_asked,
 		return fail(why);
 	}
 	out.mount = std::move(mounted);
+	if (volume)
+		out.volume = std::move(*volume);
 	out.part = part;
 	out.flags = flags;
 	out.type = mounted_type(out.root());
 	return true;
 }
 
-std::error_code ImageDisk::mount_volume(const std::string &type, unsigned long flags,
-					const std::string &opts, MountedFs &out)
-{
-	// A node and a mount point of its own, as lkl_mount_dev() makes them.
-	static const char node[] = "/dev/lkl-volume", dir[] = "/mnt/volume";
-	lkl_sys_mkdirat(LKL_AT_FDCWD, "/mnt", 0755);
-	lkl_sys_mkdirat(LKL_AT_FDCWD, dir, 0700);
-	lkl_sys_unlinkat(LKL_AT_FDCWD, node, 0);
-	long err = lkl_sys_mknodat(LKL_AT_FDCWD, node, LKL_S_IFBLK | 0600, volume_dev_);
-	if (!err)
-		err = lkl_sys_mount(const_cast<char *>(node), const_cast<char *>(dir),
-				    const_cast<char *>(type.c_str()), flags,
-				    opts.empty() ? nullptr : const_cast<char *>(opts.c_str()));
-	if (err)
-		return lkl::errc(err);
-	out.volume_root = dir;
-	return {};
-}
-
-std::string ImageDisk::deactivate_volume()
-{
-	if (!volume_active_)
-		return {};
-	volume_active_ = false;
-	if (int err = lkl_lvm_deactivate(options_.volume.c_str()))
-		return options_.volume + ": " + errno_text(-err);
-	return {};
-}
-
 std::string ImageDisk::unmount(MountedFs &fs)
 {
 	std::string failed;
-	if (!fs.volume_root.empty()) {
-		if (long err = lkl_umount_timeout(fs.volume_root.data(), 0,
-						  lkl::Mount::default_timeout_ms))
-			failed = "unmounting: " + errno_text(static_cast<int>(-err));
-		fs.volume_root.clear();
-		if (std::string err = deactivate_volume(); failed.empty())
-			failed = err;
+	if (fs.volume) {
+		failed = fs.volume.release();
 	} else if (auto ec = fs.mount.unmount()) {
 		failed = "unmounting: " + ec.message();
 	}
@@ -555,12 +542,11 @@ void ImageDisk::finishing()
 
 std::string ImageDisk::detach()
 {
-	std::string failed = deactivate_volume();
+	std::string failed;
 	// Only file systems unmounted cleanly go into the image.
-	if (options_.overlay == Overlay::apply && disk_ && !unmount_failed_ &&
-	    failed.empty())
+	if (options_.overlay == Overlay::apply && disk_ && !unmount_failed_)
 		disk_.apply_overlay();
-	if (auto ec = disk_.remove(); ec && failed.empty())
+	if (auto ec = disk_.remove())
 		failed = disk_.error().empty() ? "removing the disk: " + ec.message()
 					       : disk_.error();
 	for (int *fd : {&image_lock_fd_, &extra_lock_fd_})

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "fs_probe.hpp"
+#include "lvm_volume.hpp"
 
 #include <lkl/kernel.hpp>
 
@@ -52,19 +53,21 @@ struct ImageOptions {
 	void (*notice)(const std::string &) = nullptr;
 };
 
-// A partition (or the whole disk) mounted in the kernel.
+// A partition (or the whole disk), or a logical volume, mounted in the
+// kernel.
 struct MountedFs {
 	lkl::Mount mount;
+	// The logical volume mounted instead, if one is.
+	ActiveVolume volume;
 	std::string type; // as the kernel names it: "xfs", "ext4", ...
 	unsigned int part = 0;
 	unsigned long flags = 0; // LKL_MS_* it was mounted with
-	// Where a logical volume (ImageOptions::volume) is mounted instead.
-	std::string volume_root;
 
-	// The mount point inside the kernel, e.g. "/mnt/vda1".
+	// The mount point inside the kernel, e.g. "/mnt/vda1" or
+	// "/mnt/lvm/VG/LV".
 	const std::string &root() const
 	{
-		return volume_root.empty() ? mount.path() : volume_root;
+		return volume ? volume.path() : mount.path();
 	}
 };
 
@@ -99,9 +102,19 @@ public:
 	// images only). On failure false, error says why in words followed
 	// by "\nthe kernel said:\n" and its messages, and code() the errno
 	// (EINVAL for no file system lkl mounts, ENXIO for no such partition).
-	// With ImageOptions::volume, @part must be 0 and the volume is
+	// With ImageOptions::volume, @part must be 0 and that volume is
 	// activated and mounted instead.
 	bool mount(unsigned int part, const std::string &type,
+		   const std::string &opts, MountedFs &out, std::string &error,
+		   bool norecovery = false);
+
+	// Maps logical volume @name ("VG/LV") of the image's volume groups,
+	// read-only for a read-only image. false, with error ("IMAGE: VG/LV:
+	// why") and code() set, on failure.
+	bool activate(const std::string &name, ActiveVolume &out, std::string &error);
+	// mount() of the active @volume, which moves into out.volume when it
+	// is mounted (and stays in @volume, mapped, when not).
+	bool mount(ActiveVolume &volume, const std::string &type,
 		   const std::string &opts, MountedFs &out, std::string &error,
 		   bool norecovery = false);
 
@@ -121,7 +134,8 @@ public:
 	void finishing();
 
 	// Unmounts what mount() mounted (and deactivates its volume). ""
-	// on success, else what failed.
+	// on success, else what failed. Volumes mounted from the image must
+	// be unmounted before detach().
 	std::string unmount(MountedFs &fs);
 
 	// Removes the disk from the kernel (its mounts must be gone), first
@@ -131,10 +145,10 @@ public:
 
 private:
 	bool fail(int err);
-	// Activates options_.volume and mounts it at volume_root.
-	std::error_code mount_volume(const std::string &type, unsigned long flags,
-				     const std::string &opts, MountedFs &out);
-	std::string deactivate_volume();
+	// mount()'s work for partition @part or, if not null, @volume.
+	bool mount_on(unsigned int part, ActiveVolume *volume,
+		      const std::string &type, const std::string &opts,
+		      MountedFs &out, std::string &error, bool norecovery);
 	// Refuses (true, error set) a writable open of an image file that a
 	// loop device of the host backed by it has mounted; claims the others.
 	// @shared: the image is only read (read-only, or a discarded overlay).
@@ -153,8 +167,6 @@ private:
 	bool needs_log_replay_ = false;
 	bool unmount_failed_ = false;
 	std::string format_;	 // the image's, once claim() knows it
-	uint32_t volume_dev_ = 0; // the active volume's device, if any
-	bool volume_active_ = false;
 	lkl::Disk disk_;
 };
 

@@ -7,20 +7,18 @@
 // checkers. Volumes lkl does not map, and a missing physical volume, are
 // refused by name with the image untouched.
 #include "image_util.hpp"
+#include "lvm_util.hpp"
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <cstdio>
 #include <fstream>
-#include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <unistd.h>
 
 using lkl_test::have;
+using lkl_test::LvmGroup;
 using lkl_test::quote;
 using lkl_test::Result;
 using lkl_test::run;
@@ -36,20 +34,6 @@ constexpr unsigned long long MiB = 1ULL << 20;
 // Two GPT partitions of 512 MiB from 1 MiB on: the physical volumes.
 constexpr unsigned long long part_start = 1 * MiB, part_size = 512 * MiB;
 
-// lvm2's tools run on loop devices of the PV files, on nothing else,
-// keeping no cache and no backups on the host.
-const std::string lvm_env =
-	"LVM_SUPPRESS_FD_WARNINGS=1 LVM_SYSTEM_DIR=/nonexistent ";
-std::string lvm_config(const std::vector<std::string> &loops)
-{
-	std::string filter = "devices/filter=[";
-	for (const std::string &l : loops)
-		filter += "\"a|^" + l + "$|\",";
-	filter += "\"r|.*|\"]";
-	return " --config '" + filter +
-	       " backup/backup=0 backup/archive=0 devices/use_devicesfile=0' ";
-}
-
 std::string digest(const std::string &path)
 {
 	return lkl_test::sparse_digest(path);
@@ -62,13 +46,6 @@ std::string must(const std::string &cmd)
 	EXPECT_EQ(run(cmd, &out), 0) << cmd << "\n" << out;
 	return out;
 }
-
-// Where a volume's extents lie in its PV file: byte offset and length of
-// each run, in the volume's order.
-struct Extents {
-	unsigned pv;
-	unsigned long long offset, length;
-};
 
 // A volume group of two PVs with volumes "root" (XFS, linear, 320 MiB),
 // "data" (ext4, 24 MiB, linear, spanning both PVs) and "wide" (XFS, 320
@@ -86,39 +63,23 @@ protected:
 		if (geteuid() != 0)
 			GTEST_SKIP() << "needs root for loop devices";
 		vg_ = "lkltest" + std::to_string(getpid());
-		std::vector<std::string> loops;
-		for (int i = 0; i < 2; i++) {
-			pv_[i] = dir_ / ("pv" + std::to_string(i));
-			must("truncate -s " + std::to_string(part_size) + " " + quote(pv_[i]));
-			std::string loop;
-			if (run("losetup -f --show " + quote(pv_[i]), &loop) != 0)
-				GTEST_SKIP() << "no loop device: " << loop;
-			loops.push_back(loop.substr(0, loop.find('\n')));
-		}
-		loops_ = loops;
-		std::string cfg = lvm_config(loops);
-		std::string noact = " --driverloaded n --activate n --zero n ";
-		must(lvm_env + "pvcreate -q -y" + cfg + loops[0] + " " + loops[1]);
-		must(lvm_env + "vgcreate -q" + cfg + vg_ + " " + loops[0] + " " + loops[1]);
+		bool skip;
+		std::string why = group_.create(dir_.path(), vg_, 2, part_size, skip);
+		if (skip)
+			GTEST_SKIP() << why;
+		ASSERT_EQ(why, "");
 		// Extents of 4 MiB, 127 per PV: root on PV 0, wide striped
 		// over both, data at the ends of both (so it spans them).
-		must(lvm_env + "lvcreate -q" + cfg + noact + "-n root -l 80 " + vg_ +
-		     " " + loops[0] + ":0-79");
-		must(lvm_env + "lvcreate -q" + cfg + noact + "-n wide -i 2 -I 64k -l 80 " +
-		     vg_ + " " + loops[0] + ":80-119 " + loops[1] + ":0-39");
-		must(lvm_env + "lvcreate -q" + cfg + noact + "-n data -l 6 " + vg_ + " " +
-		     loops[0] + ":121-123 " + loops[1] + ":121-123");
-		extent_ = sectors(must(lvm_env + "vgs --noheadings --units s -o "
-						 "vg_extent_size" + cfg + vg_)) * 512;
-		pe_start_ = sectors(must(lvm_env + "pvs --noheadings --units s -o "
-						   "pe_start" + cfg + loops[0])) * 512;
-		for (const char *lv : {"root", "data", "wide"})
-			ranges_[lv] = must(lvm_env + "lvs --noheadings -o seg_pe_ranges" +
-					   cfg + vg_ + "/" + lv);
+		const std::string &l0 = group_.loop(0), &l1 = group_.loop(1);
+		group_.lvm("lvcreate -q -n root -l 80 " + vg_ + " " + l0 + ":0-79");
+		group_.lvm("lvcreate -q -n wide -i 2 -I 64k -l 80 " + vg_ + " " + l0 +
+			   ":80-119 " + l1 + ":0-39");
+		group_.lvm("lvcreate -q -n data -l 6 " + vg_ + " " + l0 + ":121-123 " +
+			   l1 + ":121-123");
 		// Detach before anything else touches the files.
-		loop_names_[0] = loops[0];
-		loop_names_[1] = loops[1];
-		detach();
+		group_.detach();
+		for (unsigned i = 0; i < 2; i++)
+			pv_[i] = group_.pv(i);
 
 		disk_ = dir_ / "disk.img";
 		must("truncate -s " + std::to_string(part_start * 2 + 2 * part_size) +
@@ -128,91 +89,10 @@ protected:
 		     std::to_string(part_size / 512) + "\\n' | sfdisk -q " + quote(disk_));
 	}
 
-	void TearDown() override
-	{
-		detach();
-	}
-
-	void detach()
-	{
-		for (const std::string &l : loops_)
-			run("losetup -d " + l);
-		loops_.clear();
-	}
-
-	static unsigned long long sectors(const std::string &s)
-	{
-		return std::stoull(s.substr(s.find_first_not_of(' ')));
-	}
-
-	// The runs of @lv: "/dev/loop0:0-9 /dev/loop1:0-2" in extents.
-	std::vector<Extents> runs(const std::string &lv)
-	{
-		std::vector<Extents> out;
-		std::istringstream in(ranges_[lv]);
-		std::string word;
-		while (in >> word) {
-			std::string dev = word.substr(0, word.find(':'));
-			unsigned first = 0, last = 0;
-			sscanf(word.c_str() + dev.size() + 1, "%u-%u", &first, &last);
-			unsigned pv = dev == loop_names_[0] ? 0 : 1;
-			out.push_back({pv, pe_start_ + first * extent_,
-				       (last - first + 1) * extent_});
-		}
-		return out;
-	}
-
-	// Copies the content of @lv between @file and the PV files (in: into
-	// the volume), chunk by chunk as a linear or a striped volume lays
-	// it out (@stripe bytes per chunk, the runs taking turns).
 	void place(const std::string &lv, const std::string &file, bool in,
 		   unsigned long long stripe = 0)
 	{
-		std::vector<Extents> rs = runs(lv);
-		std::vector<std::pair<std::string, unsigned long long>> chunks;
-		if (!stripe) {
-			for (const Extents &r : rs)
-				chunks.push_back({pv_[r.pv] + ":" + std::to_string(r.offset),
-						  r.length});
-		}
-		std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-		ASSERT_TRUE(f) << file;
-		std::fstream pv[2];
-		for (int i = 0; i < 2; i++) {
-			pv[i].open(pv_[i], std::ios::in | std::ios::out | std::ios::binary);
-			ASSERT_TRUE(pv[i]) << pv_[i];
-		}
-		std::vector<char> buf(1 << 20);
-		unsigned long long at = 0;
-		auto move = [&](unsigned which, unsigned long long off,
-				unsigned long long len) {
-			while (len) {
-				std::size_t n = std::min<unsigned long long>(len, buf.size());
-				std::fstream &from = in ? f : pv[which];
-				std::fstream &to = in ? pv[which] : f;
-				from.seekg(static_cast<std::streamoff>(in ? at : off));
-				from.read(buf.data(), static_cast<std::streamsize>(n));
-				// The destination is zeros (and sparse) already.
-				if (std::any_of(buf.begin(), buf.begin() + n,
-						[](char c) { return c != 0; })) {
-					to.seekp(static_cast<std::streamoff>(in ? off : at));
-					to.write(buf.data(), static_cast<std::streamsize>(n));
-				}
-				at += n;
-				off += n;
-				len -= n;
-			}
-		};
-		if (!stripe) {
-			for (const Extents &r : rs)
-				move(r.pv, r.offset, r.length);
-		} else {
-			// One run per stripe, all the same length.
-			for (unsigned long long c = 0; c * stripe < rs[0].length; c++)
-				for (const Extents &r : rs)
-					move(r.pv, r.offset + c * stripe, stripe);
-		}
-		ASSERT_TRUE(f.good());
+		group_.place(lv, file, in, stripe);
 	}
 
 	// Writes the PV files into the disk's partitions (only @which).
@@ -234,11 +114,8 @@ protected:
 	}
 
 	TempDir dir_;
+	LvmGroup group_;
 	std::string vg_, pv_[2], disk_;
-	std::vector<std::string> loops_;
-	std::string loop_names_[2];
-	unsigned long long extent_ = 0, pe_start_ = 0;
-	std::map<std::string, std::string> ranges_;
 };
 
 // An XFS root, an ext4 volume spanning both PVs and a striped XFS volume,

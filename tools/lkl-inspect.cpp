@@ -1,10 +1,12 @@
 // lkl-inspect: what is on a disk image, as virt-inspector tells it: the
-// partition table, each partition's file system (type, label, UUID, size,
-// usage) and, for a file system that holds an operating system, its name
-// and version, hostname, kernels and package database. The image is
-// opened read-only and each file system mounted read-only in turn by the
-// kernel's own drivers; one that does not mount is reported with what the
-// kernel said, and the inspection goes on. JSON, or a table on a terminal.
+// partition table, each partition's and LVM2 logical volume's file system
+// (type, label, UUID, size, usage) and, for a file system that holds an
+// operating system, its name and version, hostname, kernels and package
+// database. The image is opened read-only and each file system mounted
+// read-only in turn by the kernel's own drivers (a logical volume mapped
+// read-only by its device-mapper for the while); one that does not mount
+// is reported with what the kernel said, and the inspection goes on. JSON,
+// or a table on a terminal.
 #include "cli.hpp"
 #include "emergency_exit.hpp"
 #include "image_disk.hpp"
@@ -16,11 +18,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <getopt.h>
 #include <unistd.h>
@@ -44,11 +48,15 @@ int usage(FILE *out, int status)
 		"partition's file system (type, label, UUID, size, usage) and, where a\n"
 		"file system holds an operating system, its name and version\n"
 		"(os-release), hostname, architecture, the kernels in /boot and its\n"
-		"package database. The image is opened read-only and never written; the\n"
-		"file systems are read by the Linux kernel's own drivers (xfs, ext4,\n"
-		"btrfs, vfat) inside this program. A file system that does not mount is\n"
-		"reported with the kernel's messages; one whose journal would need\n"
-		"replaying is read at its last checkpoint (\"journal_not_replayed\").\n"
+		"package database. The LVM2 logical volumes of the volume groups on it\n"
+		"are listed (VG/LV, type, size) and the linear and striped ones inspected\n"
+		"like partitions; thin, RAID, mirror, cache and snapshot volumes are\n"
+		"listed with a note: lkl does not map them. The image is opened\n"
+		"read-only and never written; the file systems are read by the Linux\n"
+		"kernel's own drivers (xfs, ext4, btrfs, vfat) inside this program. A\n"
+		"file system that does not mount is reported with the kernel's messages;\n"
+		"one whose journal would need replaying is read at its last checkpoint\n"
+		"(\"journal_not_replayed\").\n"
 		"\n"
 		"  -j, --json                    JSON (the default unless standard output\n"
 		"                                is a terminal)\n"
@@ -173,27 +181,32 @@ json os_of(const std::string &root)
 	return out;
 }
 
-// The file system on partition @part (0: the whole disk).
+// The file system on partition @part (0: the whole disk), or on @volume
+// if it is not null.
 json filesystem(lkl_tools::ImageDisk &disk, unsigned part,
-		const lkl_tools::Probe &found)
+		const lkl_tools::Probe &found, lkl_tools::ActiveVolume *volume = nullptr)
 {
 	json fs = {{"type", found.type.empty() ? json(nullptr) : json(found.type)},
 		   {"label", found.label.empty() ? json(nullptr) : json(found.label)},
 		   {"uuid", found.uuid.empty() ? json(nullptr) : json(found.uuid)}};
 	if (found.type == "LVM2_member")
-		fs["note"] = "an LVM physical volume: its logical volumes are not read";
+		fs["note"] = "an LVM physical volume: its logical volumes are "
+			     "listed after the partitions";
 	if (lkl_tools::kernel_fs_type(found.type).empty())
 		return fs;
 	lkl_tools::MountedFs mounted;
+	auto mount = [&](std::string &error, bool norecovery) {
+		return volume ? disk.mount(*volume, {}, {}, mounted, error, norecovery)
+			      : disk.mount(part, {}, {}, mounted, error, norecovery);
+	};
 	std::string error;
 	bool replayed = true;
-	if (!disk.mount(part, {}, {}, mounted, error)) {
+	if (!mount(error, false)) {
 		// A journal to replay: read its last checkpoint instead.
 		std::string first = error;
 		error.clear();
 		replayed = false;
-		if (!disk.needs_log_replay() ||
-		    !disk.mount(part, {}, {}, mounted, error, true)) {
+		if (!disk.needs_log_replay() || !mount(error, true)) {
 			split_error(error.empty() ? first : error, fs);
 			return fs;
 		}
@@ -202,9 +215,56 @@ json filesystem(lkl_tools::ImageDisk &disk, unsigned part,
 		fs["journal_not_replayed"] = true;
 	fs["usage"] = usage_of(mounted.root());
 	fs["os"] = os_of(mounted.root());
-	if (auto ec = mounted.mount.unmount())
-		fs["unmount_error"] = ec.message();
+	if (std::string failed = disk.unmount(mounted); !failed.empty())
+		fs["unmount_error"] = failed;
 	return fs;
+}
+
+// Without "VG/LV: ", which the report gives already.
+std::string reason(const std::string &name, const std::string &error)
+{
+	std::string prefix = name + ": ";
+	return error.rfind(prefix, 0) == 0 ? error.substr(prefix.size()) : error;
+}
+
+// The logical volumes of the volume groups on the image: each mapped,
+// probed and its file system inspected in turn, then unmapped; those lkl
+// does not map are listed with why.
+json logical_volumes(lkl_tools::ImageDisk &disk)
+{
+	json out = json::array();
+	int n = lkl_lvm_list(nullptr, 0);
+	std::vector<struct lkl_lvm_volume> volumes(n > 0 ? static_cast<unsigned>(n) : 0);
+	if (n > 0)
+		n = lkl_lvm_list(volumes.data(), static_cast<unsigned>(n));
+	volumes.resize(n > 0 ? std::min(volumes.size(), static_cast<size_t>(n)) : 0);
+	for (const struct lkl_lvm_volume &v : volumes) {
+		std::string name = v.name;
+		json lv = {{"name", name},
+			   {"volume_group", name.substr(0, name.find('/'))},
+			   {"segment_type", v.type},
+			   {"size", v.size}};
+		if (v.status) {
+			lv["filesystem"] = nullptr;
+			lv["note"] = reason(name, v.error);
+			out.push_back(lv);
+			continue;
+		}
+		lkl_tools::ActiveVolume volume;
+		std::string error;
+		lkl_tools::Probe found;
+		int err = 0;
+		if (!disk.activate(name, volume, error)) {
+			lv["filesystem"] = {{"error", reason(disk.path() + ": " + name, error)}};
+		} else if ((err = lkl_tools::probe_device(volume.dev(), false, -1, found)) < 0) {
+			lv["filesystem"] = {{"error", std::string("probing it: ") +
+							   strerror(-err)}};
+		} else {
+			lv["filesystem"] = filesystem(disk, 0, found, &volume);
+		}
+		out.push_back(lv);
+	}
+	return out;
 }
 
 json inspect(lkl_tools::ImageDisk &disk, std::string &error)
@@ -218,6 +278,7 @@ json inspect(lkl_tools::ImageDisk &disk, std::string &error)
 	if (whole.table.empty()) {
 		out["partition_table"] = nullptr;
 		out["filesystem"] = filesystem(disk, 0, whole);
+		out["logical_volumes"] = logical_volumes(disk);
 		return out;
 	}
 	out["partition_table"] = {{"type", whole.table},
@@ -242,6 +303,7 @@ json inspect(lkl_tools::ImageDisk &disk, std::string &error)
 		parts.push_back(p);
 	}
 	out["partitions"] = parts;
+	out["logical_volumes"] = logical_volumes(disk);
 	return out;
 }
 
@@ -265,7 +327,7 @@ std::string text(const json &j)
 }
 
 // One line of the table and what follows it (OS, errors).
-void print_fs(const std::string &where, const std::string &start,
+void print_fs(const std::string &where, int width, const std::string &start,
 	      const std::string &size, const json &fs, std::string &notes)
 {
 	std::string used = "-";
@@ -279,9 +341,9 @@ void print_fs(const std::string &where, const std::string &start,
 	}
 	if (fs.contains("error"))
 		used = "damaged";
-	printf("%-5s %-10s %-10s %-12s %-12s %-38s %s\n", where.c_str(), start.c_str(),
-	       size.c_str(), text(fs["type"]).c_str(), text(fs["label"]).c_str(),
-	       text(fs["uuid"]).c_str(), used.c_str());
+	printf("%-*s %-10s %-10s %-12s %-12s %-38s %s\n", width, where.c_str(),
+	       start.c_str(), size.c_str(), text(fs["type"]).c_str(),
+	       text(fs["label"]).c_str(), text(fs["uuid"]).c_str(), used.c_str());
 	std::string head = where == "-" ? "" : where + ": ";
 	if (fs.contains("error")) {
 		notes += head + "does not mount: " + fs["error"].get<std::string>() + "\n";
@@ -331,14 +393,33 @@ void print_table(const json &report)
 	       "TYPE", "LABEL", "UUID", "USED");
 	std::string notes;
 	if (!table.is_object()) {
-		print_fs("-", "0", human(report["size"].get<unsigned long long>()),
+		print_fs("-", 5, "0", human(report["size"].get<unsigned long long>()),
 			 report["filesystem"], notes);
 	} else {
 		for (const json &p : report["partitions"])
-			print_fs(std::to_string(p["number"].get<unsigned>()),
+			print_fs(std::to_string(p["number"].get<unsigned>()), 5,
 				 human(p["start"].get<unsigned long long>()),
 				 human(p["size"].get<unsigned long long>()), p["filesystem"],
 				 notes);
+	}
+	const json &volumes = report["logical_volumes"];
+	if (!volumes.empty()) {
+		int width = 6;
+		for (const json &lv : volumes)
+			width = std::max(width, static_cast<int>(lv["name"].get<std::string>().size()));
+		printf("\n%-*s %-10s %-10s %-12s %-12s %-38s %s\n", width, "VOLUME",
+		       "LAYOUT", "SIZE", "TYPE", "LABEL", "UUID", "USED");
+		for (const json &lv : volumes) {
+			std::string name = lv["name"].get<std::string>();
+			json fs = lv["filesystem"].is_object()
+					  ? lv["filesystem"]
+					  : json{{"type", nullptr}, {"label", nullptr},
+						 {"uuid", nullptr}};
+			if (lv.contains("note"))
+				fs["note"] = lv["note"];
+			print_fs(name, width, lv["segment_type"].get<std::string>(),
+				 human(lv["size"].get<unsigned long long>()), fs, notes);
+		}
 	}
 	if (!notes.empty())
 		printf("\n%s", notes.c_str());

@@ -75,6 +75,7 @@ TEST_F(Lklsh, ScriptedSession)
 			"chown 7:8 f\n"
 			"setfattr -n user.k -v 'a value' f\n"
 			"getfattr f\n"
+			"getfattr -d -n user.k f\n"
 			"find /d\n"
 			"ls\n"
 			"cat sub/h\n"
@@ -86,6 +87,7 @@ TEST_F(Lklsh, ScriptedSession)
 		<< err;
 	EXPECT_EQ(out, "/d\n"
 		       "one\ntwo\n"
+		       "# file: f\nuser.k=\"a value\"\n"
 		       "# file: f\nuser.k=\"a value\"\n"
 		       "/d\n/d/f\n/d/hard\n/d/lnk\n/d/sub\n/d/sub/h\n"
 		       "f\nhard\nlnk\nsub\n"
@@ -125,6 +127,9 @@ TEST_F(Lklsh, FirstErrorStopsTheScript)
 
 	EXPECT_EQ(shell("-a " + quote(image_.path()), "frobnicate /\n", out, err), 1);
 	EXPECT_NE(err.find("frobnicate"), std::string::npos) << err;
+	// An option getfattr does not know is not taken for a path.
+	EXPECT_EQ(shell("-a " + quote(image_.path()), "getfattr -x /\n", out, err), 1);
+	EXPECT_NE(err.find("usage: getfattr"), std::string::npos) << err;
 	EXPECT_EQ(shell("-a " + quote(image_.path()), "write /x 'unclosed\n", out, err), 1);
 	EXPECT_NE(err.find("unclosed"), std::string::npos) << err;
 }

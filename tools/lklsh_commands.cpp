@@ -351,13 +351,26 @@ std::string shown_value(const std::string &v)
 
 bool cmd_getfattr(Shell &sh, Args &args)
 {
+	// getfattr(1)'s -d (dump values) is what this one always does; an
+	// unknown option is not taken for a path.
 	std::string only;
-	if (args.size() >= 2 && args[0] == "-n") {
-		only = args[1];
-		args.erase(args.begin(), args.begin() + 2);
+	bool usage = false;
+	while (!args.empty() && args[0].size() > 1 && args[0][0] == '-') {
+		std::string opt = args[0];
+		args.erase(args.begin());
+		if (opt == "--")
+			break;
+		if (opt == "-n" && !args.empty()) {
+			only = args[0];
+			args.erase(args.begin());
+		} else if (opt.rfind("--name=", 0) == 0) {
+			only = opt.substr(7);
+		} else if (opt != "-d" && opt != "--dump") {
+			usage = true;
+		}
 	}
-	if (args.empty()) {
-		sh.fail("usage: getfattr [-n NAME] PATH...");
+	if (args.empty() || usage) {
+		sh.fail("usage: getfattr [-d] [-n NAME] PATH...");
 		return false;
 	}
 	for (const std::string &arg : args) {
@@ -454,7 +467,7 @@ void file_commands(std::vector<Command> &out)
 		{"head", "[-n LINES] FILE...", "print the first lines of files (10)", 1, -1, 0, cmd_head},
 		{"stat", "PATH...", "show a file's status (links not followed)", 1, -1, 0, cmd_stat},
 		{"du", "[PATH...]", "disk usage of a tree, in KiB", 0, -1, 0, cmd_du},
-		{"getfattr", "[-n NAME] PATH...", "show extended attributes", 1, -1, 0, cmd_getfattr},
+		{"getfattr", "[-d] [-n NAME] PATH...", "show extended attributes", 1, -1, 0, cmd_getfattr},
 		{"cd", "[DIR]", "change the current directory", 0, 1, 0, cmd_cd},
 		{"pwd", "", "print the current directory", 0, 0, 0, cmd_pwd},
 		{"echo", "[WORD...]", "print words", 0, -1, 0, cmd_echo},

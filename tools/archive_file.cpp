@@ -78,7 +78,12 @@ Archive open_archive_out(const std::string &name, const std::string &filter,
 		return nullptr;
 	}
 	std::string use = filter.empty() ? filter_for(name) : filter;
+	// Extended attributes as SCHILY.xattr records only, the ones GNU tar
+	// reads: by default libarchive adds LIBARCHIVE.xattr copies, which
+	// GNU tar warns about for each file.
 	if (archive_write_set_format_pax(a.get()) != ARCHIVE_OK ||
+	    archive_write_set_format_option(a.get(), "pax", "xattrheader",
+					    "SCHILY") != ARCHIVE_OK ||
 	    (!use.empty() && use != "none" &&
 	     archive_write_add_filter_by_name(a.get(), use.c_str()) != ARCHIVE_OK)) {
 		error = use + ": " + archive_error(a.get());

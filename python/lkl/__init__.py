@@ -37,7 +37,7 @@ from typing import IO, Any, Optional, Union
 
 from . import _lkl
 
-__all__ = ["Image", "DirEntry", "CopyError"]
+__all__ = ["Image", "DirEntry", "ScandirIterator", "CopyError"]
 
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
@@ -130,6 +130,32 @@ class DirEntry:
 
     def __repr__(self) -> str:
         return f"<lkl.DirEntry {self.name!r}>"
+
+
+class ScandirIterator:
+    """What :meth:`Image.scandir` returns, like :func:`os.scandir`'s: an
+    iterator of :class:`DirEntry` that is also a context manager. The
+    directory is read when it is made, so its errors come from the call."""
+
+    def __init__(self, entries: list):
+        self._entries: Optional[Iterator[DirEntry]] = iter(entries)
+
+    def __iter__(self) -> "ScandirIterator":
+        return self
+
+    def __next__(self) -> DirEntry:
+        if self._entries is None:
+            raise StopIteration
+        return next(self._entries)
+
+    def close(self) -> None:
+        self._entries = None
+
+    def __enter__(self) -> "ScandirIterator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class _RawFile(io.RawIOBase):
@@ -276,12 +302,14 @@ class Image:
         except (FileNotFoundError, NotADirectoryError):
             return False
 
-    def scandir(self, path: PathLike = "/") -> Iterator[DirEntry]:
-        """Like :func:`os.scandir`: entries with their types, no stat each."""
+    def scandir(self, path: PathLike = "/") -> ScandirIterator:
+        """Like :func:`os.scandir`: entries with their types, no stat each;
+        usable in a ``with`` statement. Raises at once if ``path`` cannot
+        be listed."""
         top = _path(path)
         as_str = not isinstance(os.fspath(path), bytes)
-        for name, d_type, ino in _call(_lkl.scandir, path):
-            yield DirEntry(self, top, name, d_type, ino, as_str)
+        return ScandirIterator([DirEntry(self, top, name, d_type, ino, as_str)
+                                for name, d_type, ino in _call(_lkl.scandir, path)])
 
     def listdir(self, path: PathLike = "/") -> list:
         """Like :func:`os.listdir` (str names for a str path)."""

@@ -1,6 +1,6 @@
 // O_DIRECT through lkl_sys_*. The host's buffers are not kernel pages, so
 // the kernel copies them through its own (arch/lkl/kernel/direct_io.c,
-// reached from call_read_iter()/call_write_iter(), patches/0006); memory
+// reached from call_read_iter()/call_write_iter(), patches/0007); memory
 // the kernel owns (lkl_sys_mmap()) is pinned and used as it is. Before
 // any of this, any O_DIRECT read or write crashed the program
 // (get_user_pages() on a task without an mm). Checked on the block device

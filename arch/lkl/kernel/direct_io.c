@@ -16,7 +16,7 @@
  * (alignment of offset and length, its own fallbacks) still apply.
  *
  * Reads and writes with IOCB_DIRECT come here from call_read_iter() and
- * call_write_iter() (patches/0006), whoever issued them; an asynchronous
+ * call_write_iter() (patches/0007), whoever issued them; an asynchronous
  * one is done synchronously when copied.
  */
 #include <linux/bvec.h>

@@ -1,6 +1,7 @@
 // The hot paths of the kernel/host boundary, each beside its host peer:
 // boot and halt, an uncontended system call, a task switch, a pipe
-// ping-pong between two host threads, and resident memory after boot.
+// ping-pong between two host threads, a one-byte pread, and resident memory
+// after boot.
 //
 //   core_bench [--benchmark_filter=...]   (Google Benchmark options)
 #include <lkl.h>
@@ -132,6 +133,37 @@ void BM_lkl_fstat(benchmark::State &state)
 	lkl_sys_close(fd);
 }
 BENCHMARK(BM_lkl_fstat);
+
+// The read family's entry cost: one byte of a small cached file (tmpfs),
+// so that the call's fixed overhead, not the copy, is measured.
+void BM_host_pread1(benchmark::State &state)
+{
+	int fd = open("/dev/shm/lkl-bench-pread", O_CREAT | O_RDWR, 0600);
+	char c = 'x';
+	if (pwrite(fd, &c, 1, 0) != 1) {
+		state.SkipWithError("pwrite");
+		return;
+	}
+	for (auto _ : state)
+		benchmark::DoNotOptimize(pread(fd, &c, 1, 0));
+	close(fd);
+	unlink("/dev/shm/lkl-bench-pread");
+}
+BENCHMARK(BM_host_pread1);
+
+void BM_lkl_pread1(benchmark::State &state)
+{
+	int fd = lkl_sys_open("/bench/pread", LKL_O_CREAT | LKL_O_RDWR, 0600);
+	char c = 'x';
+	if (lkl_sys_pwrite64(fd, &c, 1, 0) != 1) {
+		state.SkipWithError("pwrite64");
+		return;
+	}
+	for (auto _ : state)
+		benchmark::DoNotOptimize(lkl_sys_pread64(fd, &c, 1, 0));
+	lkl_sys_close(fd);
+}
+BENCHMARK(BM_lkl_pread1);
 
 // Per switch; the counter splits off the architecture's own part.
 void BM_lkl_task_switch(benchmark::State &state)

@@ -8,10 +8,11 @@
  * when kernel_init() returns to "user space" init starts serving the host
  * instead (threads.c, host_tasks.c).
  *
- * The exec gives init an address space with nothing mapped in it, which
- * the host threads' tasks share. Kernel code that looks up user memory
- * through it (get_user_pages(): direct I/O, see direct_io.c) then finds no
- * mapping and fails with -EFAULT, where a NULL mm would crash.
+ * The exec gives init an address space, which the host threads' tasks
+ * share, with nothing mapped in it but what lkl_sys_mmap() maps. Kernel
+ * code that looks up user memory through it (get_user_pages()) takes such
+ * memory and fails with -EFAULT on any other, the host's own (direct I/O
+ * copies that: direct_io.c), where a NULL mm would crash.
  */
 #include <linux/binfmts.h>
 #include <linux/fs.h>

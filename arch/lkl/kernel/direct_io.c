@@ -1,55 +1,103 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Direct I/O (O_DIRECT) from host memory.
+ * Direct I/O (O_DIRECT) on host memory.
  *
- * Without an MMU a "user" pointer is a plain address, but a host thread's
- * buffers are host memory, outside the kernel's memory map: they have no
- * struct page, so get_user_pages() cannot pin them for a bio to read into or
- * write from (and host tasks have an address space with nothing mapped in
- * it, binfmt.c, so it fails with -EFAULT). So the read and write calls on a
- * file opened O_DIRECT copy through bounce pages of kernel memory, given to
- * the file system as a bio_vec iterator, which direct I/O takes as it is:
- * the data still goes straight between those pages and the disk, and the
- * file system's own rules (alignment of offset and length) still apply.
- * Other calls that pin user pages (io_submit() on an O_DIRECT file,
- * vmsplice()) fail with -EFAULT.
+ * Direct I/O pins the caller's buffer with get_user_pages() and reads or
+ * writes its pages with bios. Without an MMU that takes memory the kernel
+ * owns which a VMA of the task's mm covers (lkl_sys_mmap()'s anonymous
+ * memory): such buffers go to the file as they are. A host thread's own
+ * buffers (heap, stack) are outside the kernel's memory map: they have no
+ * struct page, no VMA covers them (host tasks share init's empty mm,
+ * binfmt.c), so get_user_pages() fails with -EFAULT, and no direct I/O
+ * engine falls back to buffered I/O on that. Those are copied here through
+ * kernel pages, given to the file as a bio_vec iterator, which direct I/O
+ * takes without pinning: the data still goes between those pages and the
+ * disk, bypassing the page cache, and the file system's own rules
+ * (alignment of offset and length, its own fallbacks) still apply.
+ *
+ * Reads and writes with IOCB_DIRECT come here from call_read_iter() and
+ * call_write_iter() (patches/0007), whoever issued them; an asynchronous
+ * one is done synchronously when copied.
  */
 #include <linux/bvec.h>
-#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/gfp.h>
 #include <linux/highmem.h>
-#include <linux/syscalls.h>
+#include <linux/mm.h>
+#include <linux/sched.h>
 #include <linux/uio.h>
-#include "direct_io.h"
-#include "lkl.h"
 
-/* At most this much is bounced per step (order-0 pages: no compaction). */
+/* At most this much is copied per step (order-0 pages: no compaction). */
 #define BOUNCE_PAGES	32
 
-static bool is_direct(unsigned long fd)
+/*
+ * Whether get_user_pages() takes all of @iter's memory: the no-MMU rules
+ * of mm/gup.c, a VMA that allows the access and is not VM_IO/VM_PFNMAP
+ * covers every byte.
+ */
+static bool pinnable(const struct iov_iter *iter)
 {
-	struct fd f = fdget(fd);
-	bool direct = f.file && (f.file->f_flags & O_DIRECT);
+	unsigned long need = iov_iter_rw(iter) == READ ? VM_WRITE : VM_READ;
+	size_t left = iov_iter_count(iter), skip = iter->iov_offset;
+	const struct iovec *iov = iter->iov;
+	struct mm_struct *mm = current->mm;
+	struct iovec ubuf;
+	bool ok = true;
 
-	fdput(f);
-	return direct;
+	if (!mm)
+		return false;
+	if (iter_is_ubuf(iter)) {
+		ubuf.iov_base = iter->ubuf;
+		ubuf.iov_len = skip + left;
+		iov = &ubuf;
+	}
+	mmap_read_lock(mm);
+	for (; left && ok; iov++, skip = 0) {
+		size_t len = min(left, iov->iov_len - skip);
+		unsigned long start = (unsigned long)iov->iov_base + skip;
+		unsigned long end = start + len;
+
+		while (ok && start < end) {
+			struct vm_area_struct *vma = find_vma(mm, start);
+
+			ok = vma && !(vma->vm_flags & (VM_IO | VM_PFNMAP)) &&
+			     (vma->vm_flags & need);
+			if (ok)
+				start = vma->vm_end;
+		}
+		left -= len;
+	}
+	mmap_read_unlock(mm);
+	return ok;
+}
+
+static ssize_t call_iter(struct file *file, struct kiocb *iocb,
+			 struct iov_iter *iter)
+{
+	if (iov_iter_rw(iter) == READ)
+		return file->f_op->read_iter(iocb, iter);
+	return file->f_op->write_iter(iocb, iter);
 }
 
 /*
- * Moves @iter's bytes between the host and @file at *@pos through bounce
- * pages. Returns the bytes moved, or a negative errno if none were.
+ * Moves @iter's bytes between the host and @file at iocb->ki_pos through
+ * kernel pages, synchronously whatever the kiocb. Returns the bytes moved,
+ * or a negative errno if none were; @iter is advanced by the bytes moved.
  */
-static ssize_t bounce_rw(struct file *file, int rw, struct iov_iter *iter,
-			 loff_t *pos, rwf_t flags)
+static ssize_t bounce_rw(struct file *file, struct kiocb *iocb,
+			 struct iov_iter *iter)
 {
 	unsigned int npages = min_t(size_t, BOUNCE_PAGES,
 				    DIV_ROUND_UP(iov_iter_count(iter), PAGE_SIZE));
+	int rw = iov_iter_rw(iter);
 	struct bio_vec bvec[BOUNCE_PAGES];
 	struct page *pages[BOUNCE_PAGES];
 	ssize_t done = 0, ret = 0;
 	unsigned int i, allocated;
+	/* A copy without ki_complete: the pages are freed on return. */
+	struct kiocb sync = *iocb;
 
+	sync.ki_complete = NULL;
 	for (allocated = 0; allocated < npages; allocated++) {
 		pages[allocated] = alloc_page(GFP_KERNEL);
 		if (!pages[allocated]) {
@@ -62,204 +110,63 @@ static ssize_t bounce_rw(struct file *file, int rw, struct iov_iter *iter,
 		size_t len = min_t(size_t, iov_iter_count(iter),
 				   npages * PAGE_SIZE);
 		unsigned int nr = DIV_ROUND_UP(len, PAGE_SIZE);
+		size_t copied = 0, n;
 		struct iov_iter biter;
 
 		for (i = 0; i < nr; i++) {
-			size_t n = min_t(size_t, len - i * PAGE_SIZE, PAGE_SIZE);
-
 			bvec[i].bv_page = pages[i];
 			bvec[i].bv_offset = 0;
-			bvec[i].bv_len = n;
-			if (rw == WRITE &&
-			    copy_page_from_iter(pages[i], 0, n, iter) != n) {
+			bvec[i].bv_len = min_t(size_t, len - i * PAGE_SIZE,
+					       PAGE_SIZE);
+		}
+		if (rw == WRITE) {
+			for (i = 0; i < nr && copied == i * PAGE_SIZE; i++)
+				copied += copy_page_from_iter(pages[i], 0,
+							      bvec[i].bv_len, iter);
+			if (copied != len) {
+				iov_iter_revert(iter, copied);
 				ret = -EFAULT;
-				goto out;
+				break;
 			}
 		}
 		iov_iter_bvec(&biter, rw, bvec, nr, len);
+		ret = call_iter(file, &sync, &biter);
 		if (rw == WRITE) {
-			file_start_write(file);
-			ret = vfs_iter_write(file, &biter, pos, flags);
-			file_end_write(file);
+			/* Give back what was copied but not written. */
+			iov_iter_revert(iter, len - max_t(ssize_t, ret, 0));
+			if (ret > 0)
+				done += ret;
 		} else {
-			ret = vfs_iter_read(file, &biter, pos, flags);
-		}
-		if (ret <= 0)
-			break;
-		if (rw == READ) {
-			size_t left = ret;
+			for (i = 0; ret > 0 && copied < (size_t)ret; i++) {
+				size_t want = min_t(size_t, ret - copied,
+						    PAGE_SIZE);
 
-			for (i = 0; left; i++) {
-				size_t n = min_t(size_t, left, PAGE_SIZE);
-
-				if (copy_page_to_iter(pages[i], 0, n, iter) != n) {
+				n = copy_page_to_iter(pages[i], 0, want, iter);
+				copied += n;
+				done += n;
+				if (n != want)
 					ret = -EFAULT;
-					goto out;
-				}
-				left -= n;
 			}
 		}
-		done += ret;
-		if (ret < len)
+		if (ret < (ssize_t)len)
 			break;
 	}
 out:
 	for (i = 0; i < allocated; i++)
 		__free_page(pages[i]);
+	iocb->ki_pos = sync.ki_pos;
 	return done ? done : ret;
 }
 
-/*
- * One call: @pos is the offset of a pread/pwrite family call, or -1 for the
- * file position (read, write, readv, writev, and preadv2 with offset -1).
- */
-static ssize_t direct_rw(unsigned long fd, int rw, struct iov_iter *iter,
-			 loff_t pos, rwf_t flags)
+ssize_t arch_dio_rw_iter(struct file *file, struct kiocb *iocb,
+			 struct iov_iter *iter)
 {
-	fmode_t need = rw == READ ? FMODE_READ : FMODE_WRITE;
-	struct fd f;
-	ssize_t ret;
-
-	if (pos == -1) {
-		f = fdget_pos(fd);
-		if (!f.file)
-			return -EBADF;
-		pos = f.file->f_pos;
-		ret = -EBADF;
-		if (f.file->f_mode & need)
-			ret = bounce_rw(f.file, rw, iter, &pos, flags);
-		if (ret >= 0)
-			f.file->f_pos = pos;
-		fdput_pos(f);
-		return ret;
-	}
-	if (pos < 0)
-		return -EINVAL;
-	f = fdget(fd);
-	if (!f.file)
-		return -EBADF;
-	ret = -EBADF;
-	if (f.file->f_mode & need) {
-		ret = -ESPIPE;
-		if (f.file->f_mode & (rw == READ ? FMODE_PREAD : FMODE_PWRITE))
-			ret = bounce_rw(f.file, rw, iter, &pos, flags);
-	}
-	fdput(f);
-	return ret;
-}
-
-static ssize_t direct_buf(unsigned long fd, int rw, void __user *buf,
-			  size_t count, loff_t pos)
-{
-	struct iov_iter iter;
-	struct iovec iov;
-	int ret = import_single_range(rw, buf, count, &iov, &iter);
-
-	return ret ? ret : direct_rw(fd, rw, &iter, pos, 0);
-}
-
-static ssize_t direct_vec(unsigned long fd, int rw,
-			  const struct iovec __user *vec, unsigned long vlen,
-			  loff_t pos, rwf_t flags)
-{
-	struct iovec iovstack[UIO_FASTIOV], *iov = iovstack;
-	struct iov_iter iter;
-	ssize_t ret;
-
-	ret = import_iovec(rw, vec, vlen, ARRAY_SIZE(iovstack), &iov, &iter);
-	if (ret < 0)
-		return ret;
-	ret = direct_rw(fd, rw, &iter, pos, flags);
-	kfree(iov);
-	return ret;
-}
-
-/* The system call table's entries for the calls (syscalls.c). */
-
-long lkl_dio_read(unsigned long fd, char __user *buf, size_t count)
-{
-	if (!is_direct(fd))
-		return ksys_read(fd, buf, count);
-	return direct_buf(fd, READ, buf, count, -1);
-}
-
-long lkl_dio_write(unsigned long fd, const char __user *buf, size_t count)
-{
-	if (!is_direct(fd))
-		return ksys_write(fd, buf, count);
-	return direct_buf(fd, WRITE, (void __user *)buf, count, -1);
-}
-
-long lkl_dio_pread64(unsigned long fd, char __user *buf, size_t count,
-		     loff_t pos)
-{
-	if (!is_direct(fd))
-		return ksys_pread64(fd, buf, count, pos);
-	return pos < 0 ? -EINVAL : direct_buf(fd, READ, buf, count, pos);
-}
-
-long lkl_dio_pwrite64(unsigned long fd, const char __user *buf, size_t count,
-		      loff_t pos)
-{
-	if (!is_direct(fd))
-		return ksys_pwrite64(fd, buf, count, pos);
-	return pos < 0 ? -EINVAL :
-			 direct_buf(fd, WRITE, (void __user *)buf, count, pos);
-}
-
-long lkl_dio_readv(unsigned long fd, const struct iovec __user *vec,
-		   unsigned long vlen)
-{
-	if (!is_direct(fd))
-		return sys_readv(fd, vec, vlen);
-	return direct_vec(fd, READ, vec, vlen, -1, 0);
-}
-
-long lkl_dio_writev(unsigned long fd, const struct iovec __user *vec,
-		    unsigned long vlen)
-{
-	if (!is_direct(fd))
-		return sys_writev(fd, vec, vlen);
-	return direct_vec(fd, WRITE, vec, vlen, -1, 0);
-}
-
-/* The offset is split in two as in the generic preadv (64-bit: @pos_h is 0). */
-long lkl_dio_preadv2(unsigned long fd, const struct iovec __user *vec,
-		     unsigned long vlen, unsigned long pos_l,
-		     unsigned long pos_h, rwf_t flags)
-{
-	if (!is_direct(fd))
-		return sys_preadv2(fd, vec, vlen, pos_l, pos_h, flags);
-	return direct_vec(fd, READ, vec, vlen, (loff_t)pos_l, flags);
-}
-
-long lkl_dio_pwritev2(unsigned long fd, const struct iovec __user *vec,
-		      unsigned long vlen, unsigned long pos_l,
-		      unsigned long pos_h, rwf_t flags)
-{
-	if (!is_direct(fd))
-		return sys_pwritev2(fd, vec, vlen, pos_l, pos_h, flags);
-	return direct_vec(fd, WRITE, vec, vlen, (loff_t)pos_l, flags);
-}
-
-long lkl_dio_preadv(unsigned long fd, const struct iovec __user *vec,
-		    unsigned long vlen, unsigned long pos_l,
-		    unsigned long pos_h)
-{
-	if (!is_direct(fd))
-		return sys_preadv(fd, vec, vlen, pos_l, pos_h);
-	if ((loff_t)pos_l < 0)
-		return -EINVAL;
-	return direct_vec(fd, READ, vec, vlen, (loff_t)pos_l, 0);
-}
-
-long lkl_dio_pwritev(unsigned long fd, const struct iovec __user *vec,
-		     unsigned long vlen, unsigned long pos_l,
-		     unsigned long pos_h)
-{
-	if (!is_direct(fd))
-		return sys_pwritev(fd, vec, vlen, pos_l, pos_h);
-	if ((loff_t)pos_l < 0)
-		return -EINVAL;
-	return direct_vec(fd, WRITE, vec, vlen, (loff_t)pos_l, 0);
+	/*
+	 * Only files that do direct I/O pin (packet-mode pipes also take
+	 * O_DIRECT, and copy).
+	 */
+	if (!user_backed_iter(iter) || !(file->f_mode & FMODE_CAN_ODIRECT) ||
+	    pinnable(iter))
+		return call_iter(file, iocb, iter);
+	return bounce_rw(file, iocb, iter);
 }

@@ -7,7 +7,6 @@
 #include <linux/mman.h>
 #include <asm/syscall.h>
 #include <asm/unistd.h>
-#include "direct_io.h"
 
 SYSCALL_DEFINE6(mmap, unsigned long, addr, unsigned long, len,
 		unsigned long, prot, unsigned long, flags,
@@ -39,15 +38,4 @@ SYSCALL_DEFINE0(rt_sigreturn)
 syscall_fn_t sys_call_table[__NR_syscalls] = {
 	[0 ... __NR_syscalls - 1] = (syscall_fn_t)(void (*)(void))sys_ni_syscall,
 #include <asm/unistd.h>
-	/* O_DIRECT from host memory: direct_io.c. */
-	__SYSCALL(__NR_read, lkl_dio_read)
-	__SYSCALL(__NR_write, lkl_dio_write)
-	__SYSCALL(__NR_pread64, lkl_dio_pread64)
-	__SYSCALL(__NR_pwrite64, lkl_dio_pwrite64)
-	__SYSCALL(__NR_readv, lkl_dio_readv)
-	__SYSCALL(__NR_writev, lkl_dio_writev)
-	__SYSCALL(__NR_preadv, lkl_dio_preadv)
-	__SYSCALL(__NR_pwritev, lkl_dio_pwritev)
-	__SYSCALL(__NR_preadv2, lkl_dio_preadv2)
-	__SYSCALL(__NR_pwritev2, lkl_dio_pwritev2)
 };

@@ -4,11 +4,11 @@
 // Nothing here parses an image format. The format is only recognised from
 // the file's first and last bytes (the magic numbers qemu's drivers check,
 // never the file name); a raw image goes to the file backend; any other is
-// served by a private qemu-nbd (qemu's block layer) that libnbd starts with
-// systemd socket activation, so it listens on a socket only this process
-// holds and exits when the connection closes, also when this process dies.
-// What qemu-nbd writes to stderr is kept in a memfd and becomes the error
-// text when it refuses the image.
+// served by a private qemu-nbd (qemu's block layer), started as the NBD
+// disk's Server: it is reachable only through this process's connection
+// and exits when that closes, also when this process dies. What qemu-nbd
+// writes to stderr is kept in a memfd and becomes the error text when it
+// refuses the image.
 //
 // An overlay is a qcow2 file made by qemu-img in $TMPDIR (or /var/tmp)
 // whose backing file is the image: qemu-nbd serves the overlay, writes
@@ -98,11 +98,6 @@ public:
 	ErrorCapture &operator=(const ErrorCapture &) = delete;
 
 	int fd() const { return fd_; }
-	std::string path() const
-	{
-		return "/proc/" + std::to_string(getpid()) + "/fd/" +
-		       std::to_string(fd_);
-	}
 
 	// The last line the child wrote, without the program's "name: "
 	// prefix: qemu's tools end with the one that says what failed.
@@ -337,35 +332,35 @@ int add_served(lkl_disk &disk, const std::string &name, const std::string &path,
 	const std::string &served = overlay ? w.overlay : path;
 	std::string opts = "driver=" + std::string(overlay ? "qcow2" : format) +
 			   ",file.driver=file,file.filename=" + qemu_escape(served);
-	// qemu-nbd allocates a buffer for each request; above glibc's mmap
-	// threshold each one is fresh memory, faulted in and zeroed page by
-	// page, which cost a third of a sequential read here. Raising the
-	// thresholds lets the buffers be reused.
-	std::vector<std::string> args = {
-		"/bin/sh", "-c",
-		"f=$1; shift; export GLIBC_TUNABLES=\"${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}"
-		"glibc.malloc.mmap_threshold=67108864:"
-		"glibc.malloc.trim_threshold=268435456\"; exec \"$@\" 2>>\"$f\"",
-		"sh",
-		said.path(), "qemu-nbd", "--image-opts", opts, "--cache=writeback",
-		"--discard=unmap"
-	};
+	std::vector<std::string> args = { "qemu-nbd", "--image-opts", opts,
+					  "--cache=writeback", "--discard=unmap" };
 	if (read_only)
 		args.push_back("--read-only");
 	std::vector<char *> argv;
 	for (std::string &a : args)
 		argv.push_back(a.data());
 	argv.push_back(nullptr);
+	// qemu-nbd allocates a buffer for each request; above glibc's mmap
+	// threshold each one is fresh memory, faulted in and zeroed page by
+	// page, which cost a third of a sequential read here. Raising the
+	// thresholds lets the buffers be reused.
+	const char *tunables = getenv("GLIBC_TUNABLES");
+	std::string malloc_tunables =
+		"GLIBC_TUNABLES=" +
+		(tunables && *tunables ? std::string(tunables) + ":" : std::string()) +
+		"glibc.malloc.mmap_threshold=67108864:"
+		"glibc.malloc.trim_threshold=268435456";
 
-	auto h = nbd_connect(nullptr, argv.data(), error, err);
-	if (!h) {
+	auto c = nbd_connect(nullptr, argv.data(), { malloc_tunables }, said.fd(),
+			     error, err);
+	if (!c.h) {
 		std::string line = said.last_line("qemu-nbd");
 		// qemu-nbd names what it opened by our --image-opts string:
 		// the user knows the file by its name, which comes first.
 		static const std::string opening = "Failed to blk_new_open '";
 		if (line.rfind(opening, 0) == 0 && line.find("': ") != std::string::npos)
 			line.erase(0, line.find("': ") + 3);
-		if (!line.empty()) {
+		if (err != -ENOENT && !line.empty()) {
 			error = "qemu-nbd: " + line;
 			err = -EIO;
 		}
@@ -374,7 +369,7 @@ int add_served(lkl_disk &disk, const std::string &name, const std::string &path,
 			unlink(w.overlay.c_str());
 		return err;
 	}
-	err = add_nbd(disk, std::move(h), read_only, error, wrap_nbd, &w);
+	err = add_nbd(disk, std::move(c), read_only, error, wrap_nbd, &w);
 	if (err < 0) {
 		error = name + ": " + error;
 		if (!w.overlay.empty())

@@ -6,9 +6,10 @@
 // (NBD lets a client keep many commands in flight and match the replies
 // by cookie), waits in poll() on the connection and on an eventfd that
 // submit() rings, and hands finished requests back as libnbd completes
-// them, in whatever order the server answers. A request of several
-// segments goes to the server as one command through a bounce buffer:
-// the server then sees the kernel's request size, not a page at a time.
+// them, in whatever order the server answers. Each segment of a request
+// (the driver has merged the pages that touch) is its own command, read or
+// written in place: the data crosses the socket once, with no copy in
+// between, and a request of many segments is many commands in flight.
 //
 // Flush and FUA are passed through (NBD_CMD_FLUSH, NBD_CMD_FLAG_FUA), so
 // what the kernel made durable the server has made durable; discard and
@@ -19,6 +20,7 @@
 
 #include "disk.hpp"
 #include "internal.hpp"
+#include "nbd_server.hpp"
 
 #include <libnbd.h>
 
@@ -34,6 +36,7 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace {
@@ -66,9 +69,11 @@ std::string nbd_error_text()
 
 class NbdDisk final : public Backend {
 public:
-	// Takes a connected handle. Throws std::system_error if the eventfd
-	// or the thread cannot be made.
-	explicit NbdDisk(NbdHandle h) : h_(std::move(h))
+	// Takes a connected handle (and the server started for it, reaped
+	// once the connection is closed). Throws std::system_error if the
+	// eventfd or the thread cannot be made.
+	NbdDisk(NbdHandle h, Server server)
+		: server_(std::move(server)), h_(std::move(h))
 	{
 		wake_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (wake_ < 0)
@@ -118,7 +123,6 @@ private:
 		int status = 0;
 		// FUA on a server without it: a flush once the write is in.
 		bool flush_after = false;
-		std::vector<char> bounce; // several segments as one buffer
 		unsigned answers = 0;	  // answered, not yet finished
 		Pending *next = nullptr;  // in answered_ while answers > 0
 	};
@@ -170,13 +174,6 @@ private:
 		}
 		std::unique_ptr<Pending> done(p);
 		lkl_blk_io *io = p->io;
-		if (!p->status && io->type == LKL_BLK_IO_READ && !p->bounce.empty()) {
-			const char *from = p->bounce.data();
-			for (unsigned i = 0; i < io->nr_segs; i++) {
-				std::memcpy(io->segs[i].base, from, io->segs[i].len);
-				from += io->segs[i].len;
-			}
-		}
 		io->status = p->status;
 		complete(io);
 	}
@@ -234,20 +231,15 @@ private:
 		case LKL_BLK_IO_READ:
 		case LKL_BLK_IO_WRITE: {
 			bool write = io->type == LKL_BLK_IO_WRITE;
-			void *buf = io->segs[0].base;
-			if (io->nr_segs > 1) {
-				p->bounce.resize(io->len);
-				char *to = p->bounce.data();
-				for (unsigned i = 0; write && i < io->nr_segs; i++) {
-					std::memcpy(to, io->segs[i].base, io->segs[i].len);
-					to += io->segs[i].len;
-				}
-				buf = p->bounce.data();
+			for (unsigned i = 0; i < io->nr_segs && !p->status; i++) {
+				void *buf = io->segs[i].base;
+				std::size_t len = io->segs[i].len;
+				issue(p, [&](nbd_completion_callback cb) {
+					return write ? nbd_aio_pwrite(h, buf, len, off, cb, fua)
+						     : nbd_aio_pread(h, buf, len, off, cb, 0);
+				});
+				off += len;
 			}
-			issue(p, [&](nbd_completion_callback cb) {
-				return write ? nbd_aio_pwrite(h, buf, io->len, off, cb, fua)
-					     : nbd_aio_pread(h, buf, io->len, off, cb, 0);
-			});
 			return;
 		}
 		case LKL_BLK_IO_FLUSH:
@@ -340,6 +332,7 @@ private:
 		}
 	}
 
+	Server server_; // declared first: reaped after h_ is closed
 	NbdHandle h_;
 	int wake_ = -1;
 	bool can_flush_ = false, can_fua_ = false, can_zero_ = false;
@@ -357,26 +350,33 @@ private:
 namespace {
 namespace disk {
 
-// Hands the connected @h to the kernel as a disk (read-only when @read_only
-// or when the server says so). The disk id or a negative errno, with
-// @error set when it is the connection's fault.
-int add_nbd(lkl_disk &disk, NbdHandle h, bool read_only, std::string &error,
+// An NBD connection, and the server started for it if any.
+struct Connection {
+	Server server; // declared first: reaped after the handle is closed
+	NbdHandle h;
+};
+
+// Hands the connection @c to the kernel as a disk (read-only when
+// @read_only or when the server says so). The disk id or a negative errno,
+// with @error set when it is the connection's fault.
+int add_nbd(lkl_disk &disk, Connection c, bool read_only, std::string &error,
 	    std::unique_ptr<Backend> (*wrap)(std::unique_ptr<Backend>, void *),
 	    void *wrap_data)
 {
-	int64_t size = nbd_get_size(h.get());
+	nbd_handle *h = c.h.get();
+	int64_t size = nbd_get_size(h);
 	if (size < 0) {
 		error = nbd_error_text();
 		return nbd_get_errno() > 0 ? -nbd_get_errno() : -EIO;
 	}
 	unsigned int flags = 0;
-	if (read_only || nbd_is_read_only(h.get()) == 1)
+	if (read_only || nbd_is_read_only(h) == 1)
 		flags |= LKL_DISK_READ_ONLY;
-	else if (nbd_can_trim(h.get()) == 1)
+	else if (nbd_can_trim(h) == 1)
 		flags |= LKL_DISK_DISCARD;
 	std::unique_ptr<Backend> backend;
 	try {
-		backend = std::make_unique<NbdDisk>(std::move(h));
+		backend = std::make_unique<NbdDisk>(std::move(c.h), std::move(c.server));
 		if (wrap)
 			backend = wrap(std::move(backend), wrap_data);
 	} catch (const std::system_error &e) {
@@ -389,26 +389,55 @@ int add_nbd(lkl_disk &disk, NbdHandle h, bool read_only, std::string &error,
 		      flags);
 }
 
-// A handle connected to @uri, or to a server started from @argv; null
-// with @err and @error set on failure.
-NbdHandle nbd_connect(const char *uri, char *const *argv, std::string &error,
-		      int &err)
+// A connection to @uri, or to a server started from @argv with @env and
+// @err_fd (see Server::start()). On failure its handle is null, a server
+// started for it has exited, and @err and @error are set; @exited is then
+// the server's wait status (-1 if none was started).
+Connection nbd_connect(const char *uri, char *const *argv,
+		       const std::vector<std::string> &env, int err_fd,
+		       std::string &error, int &err, int *exited = nullptr)
 {
-	NbdHandle h(nbd_create());
-	if (!h) {
+	Connection c;
+	if (exited)
+		*exited = -1;
+	c.h.reset(nbd_create());
+	if (!c.h) {
 		error = nbd_error_text();
 		err = -ENOMEM;
-		return nullptr;
+		return c;
 	}
-	int rc = uri ? nbd_connect_uri(h.get(), uri)
-		     : nbd_connect_systemd_socket_activation(
-				  h.get(), const_cast<char **>(argv));
+	// libnbd zeroes every read buffer first, against a server that
+	// claims success without sending the data; here that is a memset
+	// of every page read. Such a server could only leave in the page
+	// what this process's own kernel held there before.
+	nbd_set_pread_initialize(c.h.get(), false);
+	int rc;
+	if (uri) {
+		rc = nbd_connect_uri(c.h.get(), uri);
+	} else {
+		int fd = c.server.start(argv, env, err_fd);
+		if (fd < 0) {
+			error = std::string(argv[0]) + ": " + std::strerror(-fd);
+			err = fd;
+			c.h.reset();
+			return c;
+		}
+		rc = nbd_connect_socket(c.h.get(), fd);
+	}
 	if (rc < 0) {
 		error = nbd_error_text();
 		err = nbd_get_errno() > 0 ? -nbd_get_errno() : -EIO;
-		return nullptr;
+		c.h.reset();
+		int status = c.server.reap();
+		if (exited)
+			*exited = status;
+		// sh's answer for a command it cannot find.
+		if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+			error = std::string(argv[0]) + ": command not found";
+			err = -ENOENT;
+		}
 	}
-	return h;
+	return c;
 }
 
 } // namespace disk
@@ -426,9 +455,9 @@ lkl_disk_add_nbd(struct lkl_disk *disk, const struct lkl_nbd_opts *opts)
 	try {
 		std::string error;
 		int err = 0;
-		auto h = disk::nbd_connect(opts->uri, opts->argv, error, err);
-		if (h)
-			err = disk::add_nbd(*disk, std::move(h),
+		auto c = disk::nbd_connect(opts->uri, opts->argv, {}, -1, error, err);
+		if (c.h)
+			err = disk::add_nbd(*disk, std::move(c),
 					    opts->flags & LKL_NBD_READ_ONLY, error,
 					    nullptr, nullptr);
 		if (err < 0)

@@ -12,8 +12,8 @@ packages="build-essential cmake ccache flex bison bc python3 patch xz-utils rsyn
 	xfsprogs e2fsprogs btrfs-progs dosfstools fdisk
 	libbenchmark-dev pkg-config libfuse3-dev fuse3 fuse2fs acl libblkid-dev
 	pybind11-dev python3-dev python3-pytest python3-venv python3-setuptools
-	python3-wheel libnbd-dev qemu-utils lvm2 libarchive-dev nlohmann-json3-dev
-	libedit-dev"
+	python3-wheel libnbd-dev qemu-utils lvm2 nbdkit libarchive-dev
+	nlohmann-json3-dev libedit-dev"
 
 # pjdfstest: autoconf, automake. fstests: its build (libtool, xfslibs-dev,
 # libacl, libcap, liburing, gdbm, uuid) and the tools its tests run.

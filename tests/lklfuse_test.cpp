@@ -508,6 +508,113 @@ TEST_P(Fuse, Overlays)
 	EXPECT_EQ(check_image(*img_, GetParam()), "");
 }
 
+// The children of @pid named @comm.
+std::vector<pid_t> children_named(pid_t pid, const std::string &comm)
+{
+	std::vector<pid_t> found;
+	std::string dir = "/proc/" + std::to_string(pid) + "/task";
+	DIR *d = opendir(dir.c_str());
+	if (!d)
+		return found;
+	while (dirent *e = readdir(d)) {
+		if (e->d_name[0] == '.')
+			continue;
+		std::string list = read_file(dir + "/" + e->d_name + "/children");
+		if (list.rfind('<', 0) == 0) // the task is gone
+			continue;
+		for (size_t at = 0; at < list.size();) {
+			size_t end = list.find(' ', at);
+			pid_t child = std::stoi(list.substr(at, end - at));
+			std::string name = read_file("/proc/" + std::to_string(child) + "/comm");
+			if (name == comm + "\n")
+				found.push_back(child);
+			at = end == std::string::npos ? list.size() : end + 1;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+// The path that @pid's descriptor @fd, a Unix socket, was bound to
+// (/proc/net/unix, by inode), or "".
+std::string socket_path(pid_t pid, int fd)
+{
+	char link[64] = {};
+	std::string fdpath = "/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd);
+	if (readlink(fdpath.c_str(), link, sizeof(link) - 1) < 0)
+		return "";
+	std::string inode(link);
+	if (inode.rfind("socket:[", 0) != 0)
+		return "";
+	inode = inode.substr(8, inode.size() - 9);
+	std::string table = read_file("/proc/net/unix"), line;
+	for (size_t at = 0; at < table.size();) {
+		size_t end = table.find('\n', at);
+		line = table.substr(at, end - at);
+		at = end == std::string::npos ? table.size() : end + 1;
+		// Num RefCount Protocol Flags Type St Inode [Path]
+		std::vector<std::string> f;
+		for (size_t i = 0; i < line.size();) {
+			size_t j = line.find(' ', i);
+			if (j != i)
+				f.push_back(line.substr(i, j - i));
+			i = j == std::string::npos ? line.size() : j + 1;
+		}
+		if (f.size() >= 8 && f[6] == inode)
+			return f[7];
+	}
+	return "";
+}
+
+// lklfuse killed outright while an overlay's qemu-nbd serves it: the
+// qemu-nbd exits too, and its socket (file and directory) is not left
+// behind.
+TEST_P(Fuse, SigkillTakesTheQemuNbdAlong)
+{
+	if (!have("qemu-nbd") || !have("qemu-img"))
+		GTEST_SKIP() << "qemu-utils is not installed";
+	TempDir tmp;
+	const char *old_tmpdir = getenv("TMPDIR");
+	std::string saved = old_tmpdir ? old_tmpdir : "";
+	setenv("TMPDIR", tmp.path().c_str(), 1);
+	pid_t server = -1;
+	std::string sock;
+	{
+		Lklfuse m(*img_, "overlay=discard");
+		if (old_tmpdir)
+			setenv("TMPDIR", saved.c_str(), 1);
+		else
+			unsetenv("TMPDIR");
+		ASSERT_TRUE(m.mounted()) << m.errors();
+		ASSERT_TRUE(write_file(m.path("f"), "in the overlay"));
+		std::vector<pid_t> servers = children_named(m.pid(), "qemu-nbd");
+		ASSERT_EQ(servers.size(), 1u);
+		server = servers[0];
+		// Its listening socket, by systemd socket activation.
+		sock = socket_path(server, 3);
+		EXPECT_FALSE(sock.empty());
+		m.kill_hard();
+	}
+	// Reparented and reaped by init once it exits; a deadline, not a
+	// measurement.
+	auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+	auto alive = [&] {
+		std::string stat = read_file("/proc/" + std::to_string(server) + "/stat");
+		size_t paren = stat.rfind(')');
+		return paren != std::string::npos && stat.size() > paren + 2 &&
+		       stat[paren + 2] != 'Z';
+	};
+	while (alive() && std::chrono::steady_clock::now() < deadline)
+		std::this_thread::sleep_for(std::chrono::milliseconds(20));
+	EXPECT_FALSE(alive()) << "qemu-nbd " << server << " outlived lklfuse";
+	if (!sock.empty()) {
+		struct stat st;
+		EXPECT_NE(lstat(sock.c_str(), &st), 0) << sock << " was left behind";
+		std::string dir = sock.substr(0, sock.rfind('/'));
+		EXPECT_NE(lstat(dir.c_str(), &st), 0) << dir << " was left behind";
+	}
+}
+
 // Bad images and busy images: a clear message, no mount.
 TEST_P(Fuse, RefusesBadOrBusyImages)
 {

@@ -1,16 +1,19 @@
 // The NBD disk backend and the image helper through the C API: a qemu-nbd
-// started by libnbd (socket activation) serving an XFS image made by
+// started privately (socket activation) serving an XFS image made by
 // mkfs; data written through lkl reaches the image and xfs_repair finds
 // it clean; a read-only export is a read-only disk; discard reaches the
 // server; many requests in flight complete with the right data; errors
-// are the documented ones.
+// are the documented ones; nbdkit's log shows several requests in flight
+// at once.
 #include "image_util.hpp"
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,14 +31,10 @@ namespace {
 
 constexpr unsigned long long MiB = 1ULL << 20;
 
-// lkl_disk_add_nbd() on a qemu-nbd serving @image; the id or -errno.
-int add_served(lkl_disk &disk, const std::string &image, const char *format,
-	       bool read_only_export, std::string *error = nullptr)
+// lkl_disk_add_nbd() on the server that @args start; the id or -errno.
+int add_server(lkl_disk &disk, std::vector<std::string> args,
+	       std::string *error = nullptr)
 {
-	std::vector<std::string> args = {"qemu-nbd", "-f", format, "--discard=unmap",
-					 image};
-	if (read_only_export)
-		args.push_back("--read-only");
 	std::vector<char *> argv;
 	for (std::string &a : args)
 		argv.push_back(a.data());
@@ -49,6 +48,17 @@ int add_served(lkl_disk &disk, const std::string &image, const char *format,
 	if (error)
 		*error = buf;
 	return id;
+}
+
+// lkl_disk_add_nbd() on a qemu-nbd serving @image; the id or -errno.
+int add_served(lkl_disk &disk, const std::string &image, const char *format,
+	       bool read_only_export, std::string *error = nullptr)
+{
+	std::vector<std::string> args = {"qemu-nbd", "-f", format, "--discard=unmap",
+					 image};
+	if (read_only_export)
+		args.push_back("--read-only");
+	return add_server(disk, args, error);
 }
 
 class NbdDisk : public testing::Test {
@@ -162,6 +172,64 @@ TEST_F(NbdDisk, ParallelWritesReachTheImage)
 	EXPECT_LT(after.st_blocks, before.st_blocks);
 	std::string out;
 	EXPECT_EQ(run("xfs_repair -n " + quote(image_.path()), &out), 0) << out;
+}
+
+// The most Read commands that nbdkit's log filter saw in flight at once:
+// it logs "Read id=N ..." when one arrives and "...Read id=N return=..."
+// when it is answered.
+int most_reads_in_flight(const std::string &log)
+{
+	std::ifstream in(log);
+	int now = 0, most = 0;
+	for (std::string line; std::getline(in, line);) {
+		if (line.find(" ...Read id=") != std::string::npos)
+			now--;
+		else if (line.find(" Read id=") != std::string::npos)
+			most = std::max(most, ++now);
+	}
+	return most;
+}
+
+// Several requests really are in flight at once: an nbdkit server (its
+// file plugin on the image) answers each read only after a delay, and its
+// log filter, which sits in front of the delay, records when each read
+// arrives and when it is answered. Four threads read files back after a
+// remount; with one request at a time there would never be two reads open.
+TEST_F(NbdDisk, RequestsAreInFlightAtOnce)
+{
+	if (!have("nbdkit"))
+		GTEST_SKIP() << "nbdkit is not installed";
+	std::string log = image_.path() + ".log";
+	lkl_disk disk = {};
+	std::string error;
+	int id = add_server(disk, {"nbdkit", "-f", "--filter=log", "--filter=delay",
+				   "file", image_.path(), "logfile=" + log,
+				   "delay-read=20ms"},
+			    &error);
+	ASSERT_GE(id, 0) << error;
+	std::string mnt = mount(id);
+	ASSERT_FALSE(mnt.empty());
+	for (int t = 0; t < 4; t++)
+		ASSERT_EQ(write_pattern(mnt + "/f" + std::to_string(t), 4 * MiB, 'a' + t), 0);
+	ASSERT_EQ(lkl_umount_dev(id, 0, 0, 5000), 0);
+	int before = most_reads_in_flight(log);
+	mnt = mount(id);
+	ASSERT_FALSE(mnt.empty());
+	std::atomic<int> bad{0};
+	std::vector<std::thread> threads;
+	for (int t = 0; t < 4; t++)
+		threads.emplace_back([&, t] {
+			if (!check_pattern(mnt + "/f" + std::to_string(t), 4 * MiB, 'a' + t))
+				bad++;
+		});
+	for (auto &t : threads)
+		t.join();
+	EXPECT_EQ(bad.load(), 0);
+	EXPECT_EQ(lkl_umount_dev(id, 0, 0, 5000), 0);
+	EXPECT_EQ(lkl_disk_remove(disk), 0);
+	int most = most_reads_in_flight(log);
+	EXPECT_GE(most, 4) << "reads in flight at once (before the reads back: "
+			   << before << ")";
 }
 
 // An export the server makes read-only is a read-only disk: a writable

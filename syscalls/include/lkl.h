@@ -246,8 +246,14 @@ struct lkl_nbd_opts {
 	/*
 	 * Or a server to start privately: argv[0] (found on PATH) with these
 	 * arguments, NULL-terminated, handed a listening socket by systemd
-	 * socket activation (LISTEN_FDS; nbd_connect_systemd_socket_activation(3)).
-	 * It is reaped when the disk is removed.
+	 * socket activation (fd 3, LISTEN_FDS=1, LISTEN_PID; sd_listen_fds(3))
+	 * that only this process's connection can reach (its file is gone
+	 * before the server starts), in a process group of its own, with
+	 * stdin and stdout on /dev/null and this process's stderr. A server
+	 * that exits when its last client goes (qemu-nbd without -t; nbdkit
+	 * with its exitlast filter) therefore exits with the disk or with
+	 * the process; when the disk is removed it is also sent SIGTERM,
+	 * and waited for.
 	 */
 	char *const *argv;
 	unsigned int flags;		/* LKL_NBD_* */
@@ -267,8 +273,9 @@ struct lkl_nbd_opts {
  * flush and FUA are passed through (NBD_CMD_FLUSH, NBD_CMD_FLAG_FUA);
  * discard and write-zeroes become NBD_CMD_TRIM and NBD_CMD_WRITE_ZEROES
  * where the server offers them. Errors: -LKL_EINVAL (opts NULL, neither
- * or both of uri and argv, unknown flags, nonzero reserved); libnbd's
- * errno when it cannot connect or negotiate (-LKL_ECONNREFUSED,
+ * or both of uri and argv, unknown flags, nonzero reserved); -LKL_ENOENT
+ * when argv[0] is not found; libnbd's errno when it cannot connect or
+ * negotiate (-LKL_ECONNREFUSED,
  * -LKL_ENOENT for a socket that is not there, -LKL_EINVAL for a URI it
  * cannot parse, ...), with its message in opts->error; lkl_disk_add()'s
  * errors. A request the server fails completes with the server's errno

@@ -10,7 +10,7 @@ set -eu
 packages="build-essential cmake ccache flex bison bc python3 patch xz-utils rsync
 	linux-source-6.1 libboost-context-dev libaio-dev libgtest-dev libgmock-dev
 	xfsprogs e2fsprogs btrfs-progs dosfstools fdisk
-	libbenchmark-dev pkg-config libfuse3-dev fuse3 fuse2fs acl libblkid-dev
+	libbenchmark-dev pkg-config libfuse3-dev fuse3 fuse2fs acl attr libblkid-dev
 	pybind11-dev python3-dev python3-pytest python3-venv python3-setuptools
 	python3-wheel libnbd-dev qemu-utils lvm2 nbdkit libarchive-dev
 	nlohmann-json3-dev libedit-dev"

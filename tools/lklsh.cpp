@@ -26,6 +26,7 @@
 #include <vector>
 
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -316,21 +317,49 @@ void take_at_prompt(int sig)
 	prompt_signal = sig;
 }
 
-// readline() with the stop signals taken by this thread alone (the
-// kernel's threads keep them blocked, see run()): they interrupt the read.
+// One key for readline(). The stop signals stay blocked except inside
+// ppoll(), which unblocks them atomically: libedit prints the prompt
+// before it reads, and a ^C that arrived in between would otherwise be
+// taken before the read and leave the read waiting for the next key.
+int read_key(FILE *)
+{
+	sigset_t open;
+	pthread_sigmask(SIG_SETMASK, nullptr, &open);
+	sigset_t stops = lkl_tools::stop_signal_set();
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&stops, sig) == 1)
+			sigdelset(&open, sig);
+	for (;;) {
+		if (prompt_signal)
+			return EOF;
+		pollfd p{STDIN_FILENO, POLLIN, 0};
+		int n = ppoll(&p, 1, nullptr, &open);
+		if (n < 0 && errno != EINTR)
+			return EOF;
+		if (n <= 0)
+			continue;
+		unsigned char c;
+		ssize_t got = read(STDIN_FILENO, &c, 1);
+		if (got == 1)
+			return c;
+		if (got == 0 || (errno != EINTR && errno != EAGAIN))
+			return EOF;
+	}
+}
+
+// readline() with the stop signals taken at the prompt by this thread
+// (the kernel's threads keep them blocked, see run()): read_key() ends
+// the read when one arrives.
 char *read_line(const char *prompt)
 {
 	const int stops[] = {SIGINT, SIGTERM, SIGHUP};
 	struct sigaction take {}, old[3];
-	take.sa_handler = take_at_prompt; // no SA_RESTART
+	take.sa_handler = take_at_prompt;
 	sigemptyset(&take.sa_mask);
 	for (int i = 0; i < 3; i++)
 		sigaction(stops[i], &take, &old[i]);
 	prompt_signal = 0;
-	sigset_t set = lkl_tools::stop_signal_set();
-	pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 	char *raw = readline(prompt);
-	pthread_sigmask(SIG_BLOCK, &set, nullptr);
 	for (int i = 0; i < 3; i++)
 		sigaction(stops[i], &old[i], nullptr);
 	return raw;
@@ -341,6 +370,7 @@ int interactive(Shell &sh)
 	sh.interactive = true;
 	completing = &sh;
 	rl_readline_name = "lklsh";
+	rl_getc_function = read_key;
 	rl_attempted_completion_function = complete;
 	std::string history;
 	if (const char *home = getenv("HOME"))

@@ -28,7 +28,7 @@
 #include "../kernel/lkl.h"
 
 #define QUEUE_DEPTH	64
-#define MAX_SEGS	256
+#define MAX_SEGS	1024
 #define MINORS		16	/* the whole disk and 15 partitions */
 #define MAX_DISKS	256
 
@@ -307,6 +307,8 @@ static long blk_add(void *host, u64 size, unsigned int flags, int want)
 	blk_queue_io_opt(dev->disk->queue, 4 << 20);
 	blk_queue_write_cache(dev->disk->queue, true, true);
 	lim = &dev->disk->queue->limits;
+	/* The block layer caps requests at 1.25 MiB unless told otherwise. */
+	lim->max_sectors = lim->max_hw_sectors;
 	if (flags & LKL_DISK_DISCARD) {
 		lim->discard_granularity = PAGE_SIZE;
 		blk_queue_max_discard_sectors(dev->disk->queue, UINT_MAX >> 9);

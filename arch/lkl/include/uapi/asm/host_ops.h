@@ -62,9 +62,9 @@ struct lkl_blk_io {
 	unsigned int type;
 	unsigned int fua;
 	unsigned long long sector;	/* in 512-byte units */
-	unsigned long long len;		/* bytes: the sum of the segments */
+	unsigned long long len;		/* bytes: the sum of the segments, at most 4 MiB */
 	struct lkl_blk_seg *segs;	/* READ and WRITE only */
-	unsigned int nr_segs;
+	unsigned int nr_segs;		/* at most 1024 (IOV_MAX) */
 	int status;
 	struct lkl_blk_io *next;	/* the kernel's, while completing */
 };

@@ -196,6 +196,22 @@ TEST_P(FuseMount, NextUserWaitsForTheUnmounting)
 	EXPECT_EQ(last.unmount(), 0) << last.errors();
 }
 
+// fstests generic/524 cycles the mount with a little data dirty: the next
+// mount waits a moment for the old daemon, and says nothing about it, as a
+// kernel mount would (the test compares mount's output).
+TEST_P(FuseMount, ShortWaitForTheUnmountingIsSilent)
+{
+	Lklfuse m(*img_);
+	ASSERT_TRUE(m.mounted()) << m.errors();
+	ASSERT_TRUE(write_file(m.path("dirty"), std::string(4 << 20, 'd')));
+	m.unmount_fuse_only();
+	Lklfuse next(*img_);
+	ASSERT_TRUE(next.mounted()) << next.errors();
+	EXPECT_EQ(m.unmount(), 0) << m.errors();
+	EXPECT_EQ(next.errors(), "");
+	EXPECT_EQ(next.unmount(), 0) << next.errors();
+}
+
 // A public bug report: "opts=noatime\,inode64" (the example in --help)
 // failed, noatime being a mount flag, not an option of the file system.
 TEST_P(FuseMount, GenericFlagsInOptsBecomeMountFlags)

@@ -9,8 +9,9 @@
 //   kernel, which takes a moment).
 //
 // So a tool that finds the image flock()ed by a user without the mark waits
-// a few seconds for it to finish, with a message, instead of failing. A
-// user that keeps the mark for 2 s has the image in use.
+// a few seconds for it to finish (saying so after the first second)
+// instead of failing. A user that keeps the mark for 2 s has the image in
+// use.
 #pragma once
 
 #include <string>

@@ -202,63 +202,115 @@ TEST_F(Lklsh, UploadDownload)
 	EXPECT_EQ(out, "piped");
 }
 
-// A terminal session, through a pseudo-terminal: ^C at the prompt drops
-// the line being typed and the shell goes on; SIGTERM at the prompt ends it
-// with 128 + 15 after unmounting the image.
-TEST_F(Lklsh, InterruptAndStopAtThePrompt)
-{
-	int term = -1;
-	pid_t pid = forkpty(&term, nullptr, nullptr, nullptr);
-	ASSERT_GE(pid, 0) << strerror(errno);
-	if (pid == 0) {
-		setenv("HOME", work_.path().c_str(), 1);
-		execl(lklsh.c_str(), lklsh.c_str(), "-a", image_.path().c_str(),
-		      static_cast<char *>(nullptr));
-		_exit(127);
+// lklsh on a pseudo-terminal, HOME in @home: what it writes is read as
+// the test waits for it.
+class Terminal {
+public:
+	Terminal(const std::string &lklsh_bin, const std::string &image,
+		 const std::string &home)
+	{
+		pid_ = forkpty(&fd_, nullptr, nullptr, nullptr);
+		if (pid_ == 0) {
+			setenv("HOME", home.c_str(), 1);
+			execl(lklsh_bin.c_str(), lklsh_bin.c_str(), "-a", image.c_str(),
+			      static_cast<char *>(nullptr));
+			_exit(127);
+		}
 	}
-	std::string seen;
-	// Reads the terminal until @want appears after what was seen so far.
-	auto wait_for = [&](const std::string &want) {
+	~Terminal()
+	{
+		if (pid_ > 0) {
+			kill(pid_, SIGKILL);
+			waitpid(pid_, nullptr, 0);
+		}
+		if (fd_ >= 0)
+			close(fd_);
+	}
+	bool started() const { return pid_ > 0; }
+	// Reads until @want appears after what was seen so far (30 s at most).
+	bool wait_for(const std::string &want)
+	{
 		std::size_t from = seen.size();
 		for (int waited = 0; waited < 300; waited++) {
 			if (seen.find(want, from) != std::string::npos)
 				return true;
-			pollfd p{term, POLLIN, 0};
+			pollfd p{fd_, POLLIN, 0};
 			if (poll(&p, 1, 100) > 0) {
 				char buf[4096];
-				ssize_t n = read(term, buf, sizeof(buf));
+				ssize_t n = read(fd_, buf, sizeof(buf));
 				if (n <= 0)
 					return false;
 				seen.append(buf, static_cast<std::size_t>(n));
 			}
 		}
 		return false;
-	};
-	auto type = [&](const std::string &keys) {
-		ASSERT_EQ(write(term, keys.data(), keys.size()),
-			  static_cast<ssize_t>(keys.size()));
-	};
-	ASSERT_TRUE(wait_for("lklsh:/> ")) << seen;
-	type("write /a 'first'\r");
-	ASSERT_TRUE(wait_for("lklsh:/> ")) << seen;
-	type("write /b 'dropped'\x03"); // ^C before the end of the line
-	ASSERT_TRUE(wait_for("lklsh:/> ")) << seen;
-	type("cat /a\r");
-	ASSERT_TRUE(wait_for("firstlklsh:/> ")) << seen;
-	type("ls /\r");
-	ASSERT_TRUE(wait_for("lklsh:/> ")) << seen;
-	EXPECT_EQ(seen.find("\r\nb\r\n"), std::string::npos) << "the line ^C dropped ran: "
-								<< seen;
-	kill(pid, SIGTERM);
-	EXPECT_TRUE(wait_for("stopped by Terminated")) << seen;
-	int status = 0;
-	ASSERT_EQ(waitpid(pid, &status, 0), pid);
-	close(term);
+	}
+	bool type(const std::string &keys)
+	{
+		return write(fd_, keys.data(), keys.size()) ==
+		       static_cast<ssize_t>(keys.size());
+	}
+	// Sends @sig and reaps lklsh: its wait status.
+	int stop(int sig)
+	{
+		kill(pid_, sig);
+		wait_for("stopped by");
+		int status = 0;
+		waitpid(pid_, &status, 0);
+		pid_ = -1;
+		return status;
+	}
+
+	std::string seen;
+
+private:
+	pid_t pid_ = -1;
+	int fd_ = -1;
+};
+
+// A terminal session: ^C at the prompt drops the line being typed and the
+// shell goes on; SIGTERM at the prompt ends it with 128 + 15 after
+// unmounting the image.
+TEST_F(Lklsh, InterruptAndStopAtThePrompt)
+{
+	Terminal t(lklsh, image_.path(), work_.path());
+	ASSERT_TRUE(t.started()) << strerror(errno);
+	ASSERT_TRUE(t.wait_for("lklsh:/> ")) << t.seen;
+	ASSERT_TRUE(t.type("write /a 'first'\r"));
+	ASSERT_TRUE(t.wait_for("lklsh:/> ")) << t.seen;
+	ASSERT_TRUE(t.type("write /b 'dropped'\x03")); // ^C before the end of the line
+	ASSERT_TRUE(t.wait_for("lklsh:/> ")) << t.seen;
+	ASSERT_TRUE(t.type("cat /a\r"));
+	ASSERT_TRUE(t.wait_for("firstlklsh:/> ")) << t.seen;
+	ASSERT_TRUE(t.type("ls /\r"));
+	ASSERT_TRUE(t.wait_for("lklsh:/> ")) << t.seen;
+	EXPECT_EQ(t.seen.find("\r\nb\r\n"), std::string::npos) << "the line ^C dropped ran: "
+								    << t.seen;
+	int status = t.stop(SIGTERM);
+	EXPECT_NE(t.seen.find("stopped by Terminated"), std::string::npos) << t.seen;
 	ASSERT_TRUE(WIFEXITED(status)) << status;
-	EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM) << seen;
+	EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM) << t.seen;
 	std::string said;
 	EXPECT_EQ(run("e2fsck -fn " + quote(image_.path()), &said), 0)
 		<< "the image was not left clean: " << said;
+}
+
+// A name typed at the prompt in UTF-8 reaches the image as those bytes
+// (each key goes to libedit as one wide character).
+TEST_F(Lklsh, NonAsciiNameTypedAtThePrompt)
+{
+	const std::string name = "caf\xc3\xa9-\xe2\x82\xac";
+	{
+		Terminal t(lklsh, image_.path(), work_.path());
+		ASSERT_TRUE(t.started()) << strerror(errno);
+		ASSERT_TRUE(t.wait_for("lklsh:/> ")) << t.seen;
+		ASSERT_TRUE(t.type("mkdir /" + name + "\r"));
+		ASSERT_TRUE(t.wait_for("lklsh:/> ")) << t.seen;
+		t.stop(SIGTERM);
+	}
+	std::string out, err;
+	ASSERT_EQ(shell("-a " + quote(image_.path()) + " --ro -- ls /", "", out, err), 0) << err;
+	EXPECT_NE(("\n" + out).find("\n" + name + "\n"), std::string::npos) << out;
 }
 
 // tar-out of a tree of every kind of file, tar-in into a fresh image, and

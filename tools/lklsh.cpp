@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <cwchar>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -329,6 +330,7 @@ int read_key(FILE *)
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sigismember(&stops, sig) == 1)
 			sigdelset(&open, sig);
+	std::mbstate_t state{};
 	for (;;) {
 		if (prompt_signal)
 			return EOF;
@@ -338,10 +340,22 @@ int read_key(FILE *)
 			return EOF;
 		if (n <= 0)
 			continue;
-		unsigned char c;
+		char c;
 		ssize_t got = read(STDIN_FILENO, &c, 1);
-		if (got == 1)
-			return c;
+		if (got == 1) {
+			// libedit takes the value as one wide character: a
+			// multibyte one is read whole (an invalid byte
+			// stands for itself).
+			wchar_t wc;
+			std::size_t len = mbrtowc(&wc, &c, 1, &state);
+			if (len == static_cast<std::size_t>(-2))
+				continue;
+			if (len == static_cast<std::size_t>(-1)) {
+				state = {};
+				return static_cast<unsigned char>(c);
+			}
+			return static_cast<int>(wc);
+		}
 		if (got == 0 || (errno != EINTR && errno != EAGAIN))
 			return EOF;
 	}

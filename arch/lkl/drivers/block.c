@@ -28,7 +28,7 @@
 #include "../kernel/lkl.h"
 
 #define QUEUE_DEPTH	64
-#define MAX_SEGS	1024
+#define MAX_SEGS	256
 #define MINORS		16	/* the whole disk and 15 partitions */
 #define MAX_DISKS	256
 

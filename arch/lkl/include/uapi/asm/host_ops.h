@@ -64,7 +64,7 @@ struct lkl_blk_io {
 	unsigned long long sector;	/* in 512-byte units */
 	unsigned long long len;		/* bytes: the sum of the segments, at most 4 MiB */
 	struct lkl_blk_seg *segs;	/* READ and WRITE only */
-	unsigned int nr_segs;		/* at most 1024 (IOV_MAX) */
+	unsigned int nr_segs;		/* at most 256 */
 	int status;
 	struct lkl_blk_io *next;	/* the kernel's, while completing */
 };

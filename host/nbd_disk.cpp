@@ -231,14 +231,23 @@ private:
 		case LKL_BLK_IO_READ:
 		case LKL_BLK_IO_WRITE: {
 			bool write = io->type == LKL_BLK_IO_WRITE;
+			// A segment can be larger than the server takes in one
+			// command (a merged 4 MiB segment): cut it.
 			for (unsigned i = 0; i < io->nr_segs && !p->status; i++) {
-				void *buf = io->segs[i].base;
-				std::size_t len = io->segs[i].len;
-				issue(p, [&](nbd_completion_callback cb) {
-					return write ? nbd_aio_pwrite(h, buf, len, off, cb, fua)
-						     : nbd_aio_pread(h, buf, len, off, cb, 0);
-				});
-				off += len;
+				auto *base = static_cast<char *>(io->segs[i].base);
+				std::size_t seg_len = io->segs[i].len;
+				for (std::size_t done = 0; done < seg_len && !p->status;) {
+					void *buf = base + done;
+					std::size_t len = std::min<uint64_t>(seg_len - done,
+									     max_request_);
+					issue(p, [&](nbd_completion_callback cb) {
+						return write ? nbd_aio_pwrite(h, buf, len, off,
+									      cb, fua)
+							     : nbd_aio_pread(h, buf, len, off, cb, 0);
+					});
+					off += len;
+					done += len;
+				}
 			}
 			return;
 		}

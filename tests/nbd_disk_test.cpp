@@ -232,6 +232,31 @@ TEST_F(NbdDisk, RequestsAreInFlightAtOnce)
 			   << before << ")";
 }
 
+// A server that takes at most 64 KiB a command (nbdkit's blocksize-policy
+// filter refuses anything larger) still gets every read and write: merged
+// segments of the kernel's requests are cut to the size it names.
+TEST_F(NbdDisk, RequestsFitTheServersMaximum)
+{
+	if (!have("nbdkit"))
+		GTEST_SKIP() << "nbdkit is not installed";
+	lkl_disk disk = {};
+	std::string error;
+	int id = add_server(disk, {"nbdkit", "-f", "--filter=blocksize-policy", "file",
+				   image_.path(), "blocksize-maximum=64K",
+				   "blocksize-error-policy=error"},
+			    &error);
+	ASSERT_GE(id, 0) << error;
+	std::string mnt = mount(id);
+	ASSERT_FALSE(mnt.empty());
+	ASSERT_EQ(write_pattern(mnt + "/big", 8 * MiB, 'm'), 0);
+	ASSERT_EQ(lkl_umount_dev(id, 0, 0, 5000), 0);
+	mnt = mount(id);
+	ASSERT_FALSE(mnt.empty());
+	EXPECT_TRUE(check_pattern(mnt + "/big", 8 * MiB, 'm'));
+	EXPECT_EQ(lkl_umount_dev(id, 0, 0, 5000), 0);
+	EXPECT_EQ(lkl_disk_remove(disk), 0);
+}
+
 // An export the server makes read-only is a read-only disk: a writable
 // mount fails, a read-only one works, and the image stays the same.
 TEST_F(NbdDisk, ReadOnlyExport)

@@ -313,6 +313,10 @@ volatile sig_atomic_t prompt_signal;
 // The signal that ended an interactive session, or 0.
 int stopped_by;
 
+// The signals that stop lklsh at the prompt (SIGUSR1, also blocked, is the
+// tools' own and stays blocked).
+const int prompt_stops[3] = {SIGINT, SIGTERM, SIGHUP};
+
 void take_at_prompt(int sig)
 {
 	prompt_signal = sig;
@@ -326,10 +330,8 @@ int read_key(FILE *)
 {
 	sigset_t open;
 	pthread_sigmask(SIG_SETMASK, nullptr, &open);
-	sigset_t stops = lkl_tools::stop_signal_set();
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sigismember(&stops, sig) == 1)
-			sigdelset(&open, sig);
+	for (int sig : prompt_stops)
+		sigdelset(&open, sig);
 	std::mbstate_t state{};
 	for (;;) {
 		if (prompt_signal)
@@ -366,16 +368,15 @@ int read_key(FILE *)
 // the read when one arrives.
 char *read_line(const char *prompt)
 {
-	const int stops[] = {SIGINT, SIGTERM, SIGHUP};
 	struct sigaction take {}, old[3];
 	take.sa_handler = take_at_prompt;
 	sigemptyset(&take.sa_mask);
 	for (int i = 0; i < 3; i++)
-		sigaction(stops[i], &take, &old[i]);
+		sigaction(prompt_stops[i], &take, &old[i]);
 	prompt_signal = 0;
 	char *raw = readline(prompt);
 	for (int i = 0; i < 3; i++)
-		sigaction(stops[i], &old[i], nullptr);
+		sigaction(prompt_stops[i], &old[i], nullptr);
 	return raw;
 }
 

@@ -21,6 +21,7 @@
 #include <cwchar>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -315,7 +316,7 @@ int stopped_by;
 
 // The signals that stop lklsh at the prompt (SIGUSR1, also blocked, is the
 // tools' own and stays blocked).
-const int prompt_stops[3] = {SIGINT, SIGTERM, SIGHUP};
+const int prompt_stops[] = {SIGINT, SIGTERM, SIGHUP};
 
 void take_at_prompt(int sig)
 {
@@ -368,14 +369,15 @@ int read_key(FILE *)
 // the read when one arrives.
 char *read_line(const char *prompt)
 {
-	struct sigaction take {}, old[3];
+	constexpr std::size_t count = std::size(prompt_stops);
+	struct sigaction take {}, old[count];
 	take.sa_handler = take_at_prompt;
 	sigemptyset(&take.sa_mask);
-	for (int i = 0; i < 3; i++)
+	for (std::size_t i = 0; i < count; i++)
 		sigaction(prompt_stops[i], &take, &old[i]);
 	prompt_signal = 0;
 	char *raw = readline(prompt);
-	for (int i = 0; i < 3; i++)
+	for (std::size_t i = 0; i < count; i++)
 		sigaction(prompt_stops[i], &old[i], nullptr);
 	return raw;
 }

@@ -2,6 +2,8 @@
 # Install the Debian 12 packages the build and the tests need, if missing.
 # Runs apt-get only when something is missing; needs root (or sudo) then.
 #
+# --fuzz also installs what scripts/fuzz.sh needs: clang and libFuzzer.
+#
 # --conformance also installs what the public suites that lklfuse is measured
 # against (pjdfstest, fstests) need to build and run, for runs made outside
 # the repository: see Documentation/testing.md.
@@ -21,10 +23,13 @@ conformance="autoconf automake libtool libtool-bin gawk xfslibs-dev
 	libacl1-dev libcap-dev liburing-dev libgdbm-dev libgdbm-compat-dev
 	uuid-runtime xfsdump fio lvm2"
 
+fuzz="clang libfuzzer-14-dev"
+
 case "${1:-}" in
 --conformance) packages="$packages $conformance" ;;
+--fuzz) packages="$packages $fuzz" ;;
 "") ;;
-*) echo "usage: $0 [--conformance]" >&2; exit 2 ;;
+*) echo "usage: $0 [--conformance | --fuzz]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Build the fuzz targets with clang and libFuzzer in build-fuzz/ (the
+# kernel's file-system code compiled with coverage feedback), then fuzz one
+# file system. See Documentation/fuzzing.md.
+set -eu
+usage() {
+	cat <<USAGE
+usage: scripts/fuzz.sh FS [LIBFUZZER_OPTION...]
+
+Fuzzes the kernel's FS driver (xfs, ext4, btrfs or vfat) with libFuzzer,
+for an hour unless a -max_total_time=SECONDS or -runs=N option says
+otherwise. New inputs go to build-fuzz/fuzz/corpus/FS/, findings (the
+inputs that crashed, hung or panicked the kernel) to
+build-fuzz/fuzz/fuzz-findings/FS-*. Options are passed to libFuzzer
+(-jobs=2 runs two processes; -help=1 lists them all).
+USAGE
+}
+case "${1:-}" in
+xfs | ext4 | btrfs | vfat) fs=$1; shift ;;
+-h | --help) usage; exit 0 ;;
+*) usage >&2; exit 2 ;;
+esac
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/scripts/install-deps.sh"
+"$top/scripts/install-deps.sh" --fuzz
+cmake -S "$top" -B "$top/build-fuzz" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DLKL_FUZZ=ON \
+	-DLKL_BUILD_TESTS=ON -DLKL_BUILD_BENCHMARKS=OFF
+cmake --build "$top/build-fuzz" -j "$(nproc)" --target "fuzz_$fs" "fuzz_${fs}_seeds"
+out=$top/build-fuzz/fuzz
+mkdir -p "$out/corpus/$fs" "$out/fuzz-findings"
+limit=-max_total_time=3600
+for opt; do
+	case $opt in -max_total_time=* | -runs=*) limit="" ;; esac
+done
+# shellcheck disable=SC2086
+exec "$out/fuzz_$fs" $limit \
+	-print_final_stats=1 -artifact_prefix="$out/fuzz-findings/$fs-" "$@" \
+	"$out/corpus/$fs" "$out/seeds/$fs"

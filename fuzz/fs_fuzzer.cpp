@@ -37,7 +37,7 @@ using lkl_fuzz::SectorImage;
 
 // Bounds that keep one input to milliseconds whatever the image claims.
 constexpr int max_depth = 6;
-constexpr int max_entries = 256;
+constexpr int max_entries = 128;
 constexpr long max_read = 64 * 1024;
 
 std::unique_ptr<SectorImage> image;

@@ -4,7 +4,7 @@
 # Each seed is an image of IMAGE_MIB MiB (the target's disk size), in the
 # input format of fuzz/sector_image.hpp: one made by mkfs and left empty,
 # one filled by cptofs with a small tree that reaches the formats' less
-# common structures (a directory of 300 entries, long and short symbolic
+# common structures (a directory of 120 entries, long and short symbolic
 # links, a hard link, a sparse file, extended attributes small and large),
 # and one more with other mkfs options where the file system has a common
 # variant (ext4 with 4 KiB blocks and inline data, FAT32).
@@ -35,7 +35,7 @@ head -c 6000 /dev/urandom >"$tree/d/medium"
 truncate -s 1M "$tree/sparse"
 printf 'tail' | dd of="$tree/sparse" bs=1 seek=1048000 conv=notrunc 2>/dev/null
 i=0
-while [ $i -lt 300 ]; do
+while [ $i -lt 120 ]; do
 	: >"$tree/many/entry-with-a-longer-name-$i"
 	i=$((i + 1))
 done

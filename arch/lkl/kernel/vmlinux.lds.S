@@ -4,6 +4,12 @@
  * kernel's special sections and defines their boundary symbols. The host's
  * linker places the result when it builds liblkl.
  */
+/*
+ * __exit code and data are kept: nothing would gain from dropping them in a
+ * library, and a fuzzing build's coverage tables (__sancov_pcs) point at
+ * every function, __exit ones included.
+ */
+#define RUNTIME_DISCARD_EXIT
 #include <asm-generic/vmlinux.lds.h>
 #include <asm/thread_info.h>
 #include <asm/page.h>
@@ -24,6 +30,7 @@ SECTIONS
 		SOFTIRQENTRY_TEXT
 		*(.fixup)
 		*(.gnu.warning)
+		EXIT_TEXT
 		_etext = .;
 	}
 
@@ -67,6 +74,7 @@ SECTIONS
 		INIT_CALLS
 		CON_INITCALL
 		INIT_RAM_FS
+		EXIT_DATA
 		__lkl_init_data_end = .;
 	}
 	PERCPU_SECTION(L1_CACHE_BYTES)

@@ -8,6 +8,7 @@
 #include <linux/jiffies.h>
 #include <linux/kernel.h>
 #include <linux/sched.h>
+#include <linux/slab.h>
 #include <linux/syscalls.h>
 #include <linux/timer.h>
 #include <asm/syscall.h>
@@ -32,6 +33,24 @@ static long bug_in_softirq(void)
 	return -EAGAIN;
 }
 
+/*
+ * A read one byte past a kmalloc()ed object and one of an object already
+ * freed: what KASAN must report (this file is built with KASAN's checks
+ * when the kernel has KASAN). Without KASAN, nothing happens.
+ */
+static noinline long bad_accesses(void)
+{
+	volatile char *p = kmalloc(24, GFP_KERNEL);
+
+	if (!p)
+		return -ENOMEM;
+	(void)p[24];
+	kfree((void *)p);
+	OPTIMIZER_HIDE_VAR(p);
+	(void)p[0];
+	return 0;
+}
+
 SYSCALL_DEFINE2(lkl_debug, unsigned int, cmd, unsigned long, arg)
 {
 	unsigned long start = jiffies;
@@ -51,6 +70,8 @@ SYSCALL_DEFINE2(lkl_debug, unsigned int, cmd, unsigned long, arg)
 		BUG();
 	case LKL_DEBUG_BUG_IN_SOFTIRQ:
 		return bug_in_softirq();
+	case LKL_DEBUG_BAD_ACCESS:
+		return bad_accesses();
 	default:
 		return -EINVAL;
 	}

@@ -14,6 +14,7 @@
 #include <linux/init.h>
 #include <linux/kernel.h>
 #include <linux/sched.h>
+#include <asm/kasan.h>
 #include <asm/sections.h>
 #include "lkl.h"
 
@@ -104,6 +105,7 @@ void lkl_release(void)
 		lkl_cpu_get(ht);
 	lkl_release_contexts();
 	lkl_mem_cleanup();
+	lkl_kasan_cleanup();
 	lkl_blk_forget();
 	restore();
 	lkl_set_state(LKL_OFF);

@@ -14,6 +14,7 @@
 #include <linux/seq_file.h>
 #include <linux/notifier.h>
 #include <linux/panic_notifier.h>
+#include <asm/kasan.h>
 #include <asm/setup.h>
 #include <asm/host_ops.h>
 #include "lkl.h"
@@ -172,6 +173,7 @@ void __init setup_arch(char **cmdline_p)
 	atomic_notifier_chain_register(&panic_notifier_list, &lkl_panic_nb);
 	parse_early_param();
 	lkl_console_init();
+	kasan_init();
 	lkl_mem_init();
 }
 

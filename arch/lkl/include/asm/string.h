@@ -12,4 +12,12 @@ extern void *memset(void *s, int c, __kernel_size_t count);
 #define __HAVE_ARCH_MEMMOVE
 extern void *memmove(void *dest, const void *src, __kernel_size_t count);
 
+/*
+ * With KASAN, mm/kasan/shadow.c's memcpy, memset and memmove check their
+ * ranges (once the shadow exists: asm/kasan.h) and call these.
+ */
+extern void *__memcpy(void *dest, const void *src, __kernel_size_t count);
+extern void *__memset(void *s, int c, __kernel_size_t count);
+extern void *__memmove(void *dest, const void *src, __kernel_size_t count);
+
 #endif

@@ -47,7 +47,9 @@ __SYSCALL(__NR_new_thread_group_leader, sys_new_thread_group_leader)
  * BUSY_WAIT_JIFFIES spins on cpu_relax() until jiffies has moved by arg
  * and returns by how much it moved; SPIN spins forever; PANIC, BUG and
  * BUG_IN_SOFTIRQ stop the kernel with a panic (the last from a timer
- * callback). Other commands: -EINVAL.
+ * callback); BAD_ACCESS reads past a kmalloc()ed object and after freeing
+ * it, which a KASAN kernel reports (and, booted with kasan.fault=panic,
+ * panics on), and returns 0. Other commands: -EINVAL.
  */
 #define __NR_lkl_debug (__NR_arch_specific_syscall + 4)
 __SYSCALL(__NR_lkl_debug, sys_lkl_debug)
@@ -57,6 +59,7 @@ __SYSCALL(__NR_lkl_debug, sys_lkl_debug)
 #define LKL_DEBUG_PANIC			3
 #define LKL_DEBUG_BUG			4
 #define LKL_DEBUG_BUG_IN_SOFTIRQ	5
+#define LKL_DEBUG_BAD_ACCESS		6
 
 #define LKL_DISK_READ_ONLY	1	/* refuse writes: the image stays as it is */
 #define LKL_DISK_DISCARD	2	/* the host can punch holes */

@@ -7,7 +7,9 @@
 // (lkl_sys_halt()): a finding reproduces from its input alone.
 //
 // A kernel panic or BUG aborts the process after printing the kernel's last
-// messages, which libFuzzer reports as a crash and saves the input of.
+// messages, which libFuzzer reports as a crash and saves the input of; so
+// does a KASAN report when the kernel has KASAN (-DLKL_KASAN=ON: the kernel
+// is booted with kasan.fault=panic, which other kernels ignore).
 #include "sector_image.hpp"
 
 #include <lkl.h>
@@ -41,7 +43,8 @@ constexpr int max_entries = 128;
 constexpr long max_read = 64 * 1024;
 
 std::unique_ptr<SectorImage> image;
-// LKL_FUZZ_DEBUG set: say what each input did, and how long each step took.
+// LKL_FUZZ_DEBUG=1: say what each input did and how long each step took;
+// 2: also print the kernel's console.
 bool debug;
 
 struct Step {
@@ -161,8 +164,9 @@ void change(const char *mnt)
 extern "C" int LLVMFuzzerInitialize(int *, char ***)
 {
 	image = std::make_unique<SectorImage>(std::uint64_t(LKL_FUZZ_IMAGE_MIB) << 20);
-	debug = getenv("LKL_FUZZ_DEBUG");
-	if (!debug)
+	const char *level = getenv("LKL_FUZZ_DEBUG");
+	debug = level && atoi(level) >= 1;
+	if (!level || atoi(level) < 2)
 		lkl_host_ops.print = quiet;
 	lkl_host_ops.panic = on_panic;
 	lkl_init(&lkl_host_ops);
@@ -181,7 +185,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	long ret;
 	{
 		Step s{"boot"};
-		ret = lkl_start_kernel("mem=32M");
+		ret = lkl_start_kernel("mem=32M kasan.fault=panic");
 	}
 	if (ret < 0) {
 		fprintf(stderr, "lkl fuzz: lkl_start_kernel: %s\n", lkl_strerror(ret));

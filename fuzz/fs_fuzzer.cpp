@@ -30,7 +30,6 @@
 #error "LKL_FUZZ_IMAGE_MIB gives the image's size"
 #endif
 
-
 namespace {
 
 using lkl_fuzz::record_size;
@@ -142,13 +141,12 @@ void change(const char *mnt)
 	std::string root = mnt;
 	std::string f = root + "/fuzz-new", g = root + "/fuzz-renamed";
 	std::string d = root + "/fuzz-dir";
-	static char data[12288];
-	memset(data, 'x', sizeof(data));
+	static const std::string data(12288, 'x');
 
 	int fd = lkl_sys_open(f.c_str(), LKL_O_CREAT | LKL_O_WRONLY | LKL_O_TRUNC, 0644);
 	if (fd >= 0) {
-		lkl_sys_write(fd, data, sizeof(data));
-		lkl_sys_fsetxattr(fd, "user.fuzz", data, 64, 0);
+		lkl_sys_write(fd, data.data(), data.size());
+		lkl_sys_fsetxattr(fd, "user.fuzz", data.data(), 64, 0);
 		lkl_sys_fsync(fd);
 		lkl_sys_close(fd);
 	}
@@ -241,8 +239,8 @@ extern "C" size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max
 	if (records == 0 || seed % 16 == 0)
 		return LLVMFuzzerMutate(data, size, max_size);
 	uint8_t *sector = data + (seed / 16 % records) * record_size + 4;
-	size_t n = LLVMFuzzerMutate(sector, sector_size, sector_size);
-	(void)n; // a shorter result leaves the sector's tail as it was
+	// A shorter result leaves the sector's tail as it was.
+	LLVMFuzzerMutate(sector, sector_size, sector_size);
 	return size;
 }
 #endif

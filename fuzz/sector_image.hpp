@@ -5,7 +5,7 @@
 // number (taken modulo the image's sector count) followed by that sector's
 // 512 bytes; a last, shorter record writes only the bytes it has. Only the
 // non-zero sectors of an image need to be in an input (for a freshly made
-// file system, its metadata: 40-100 KiB), in the spirit of JANUS's
+// file system, its metadata: 50-400 KiB), in the spirit of JANUS's
 // metadata-only images (Xu et al., "Fuzzing File Systems via Two-Dimensional
 // Input Space Exploration", IEEE S&P 2019). The format names every sector
 // it sets, so an input reproduces without the image it was made from.

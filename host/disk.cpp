@@ -14,7 +14,8 @@
 // (write_log.cpp) may sit on top of either backend. A disk whose fd
 // was opened O_RDONLY is read-only in the kernel too, so the image is never
 // written. A program may instead pass its own lkl_dev_blk_ops; its
-// synchronous request() then runs on the pool.
+// synchronous request() then runs on the pool, or, with
+// LKL_DISK_OPS_INLINE, in the kernel's own submitting context.
 
 #include "disk.hpp"
 #include "internal.hpp"
@@ -43,6 +44,31 @@ namespace disk {
 static_assert(sizeof(lkl_blk_seg) == sizeof(struct iovec) &&
 		      sizeof(lkl_blk_seg) == sizeof(struct lkl_iovec),
 	      "block segments are passed on as iovecs");
+
+// Carries out @io with the program's own ops.
+int run_ops(const lkl_disk &disk, lkl_blk_io *io)
+{
+	lkl_blk_req req = {};
+	req.type = io->type;
+	req.sector = io->sector;
+	req.buf = reinterpret_cast<struct lkl_iovec *>(io->segs);
+	req.count = static_cast<int>(io->nr_segs);
+	int status = disk.ops->request(disk, &req);
+	if (status == LKL_DEV_BLK_STATUS_OK && io->fua &&
+	    io->type == LKL_BLK_IO_WRITE) {
+		lkl_blk_req flush = {};
+		flush.type = LKL_DEV_BLK_TYPE_FLUSH;
+		status = disk.ops->request(disk, &flush);
+	}
+	switch (status) {
+	case LKL_DEV_BLK_STATUS_OK:
+		return 0;
+	case LKL_DEV_BLK_STATUS_UNSUP:
+		return -EOPNOTSUPP;
+	default:
+		return -EIO;
+	}
+}
 
 constexpr unsigned pool_threads = 4;
 
@@ -92,7 +118,7 @@ private:
 				io = queue_.front();
 				queue_.pop_front();
 			}
-			io->status = disk_.ops ? run_ops(io) : run_fd(io);
+			io->status = disk_.ops ? run_ops(disk_, io) : run_fd(io);
 			complete(io);
 		}
 	}
@@ -210,30 +236,6 @@ private:
 		return 0;
 	}
 
-	int run_ops(lkl_blk_io *io)
-	{
-		lkl_blk_req req = {};
-		req.type = io->type;
-		req.sector = io->sector;
-		req.buf = reinterpret_cast<struct lkl_iovec *>(io->segs);
-		req.count = static_cast<int>(io->nr_segs);
-		int status = disk_.ops->request(disk_, &req);
-		if (status == LKL_DEV_BLK_STATUS_OK && io->fua &&
-		    io->type == LKL_BLK_IO_WRITE) {
-			lkl_blk_req flush = {};
-			flush.type = LKL_DEV_BLK_TYPE_FLUSH;
-			status = disk_.ops->request(disk_, &flush);
-		}
-		switch (status) {
-		case LKL_DEV_BLK_STATUS_OK:
-			return 0;
-		case LKL_DEV_BLK_STATUS_UNSUP:
-			return -EOPNOTSUPP;
-		default:
-			return -EIO;
-		}
-	}
-
 	lkl_disk disk_;
 	std::mutex mutex_;
 	std::condition_variable cv_;
@@ -241,6 +243,24 @@ private:
 	bool stop_ = false;
 	std::atomic<int> sync_err_{0};
 	std::vector<std::thread> threads_;
+};
+
+// The program's ops called in the kernel's submitting context, each request
+// completed before queue_rq() returns (null_blk's irqmode=0): for a quick
+// request() that never blocks, such as a disk in memory, this saves two
+// thread handoffs per request and the pool's threads.
+class InlineDisk final : public Backend {
+public:
+	explicit InlineDisk(const lkl_disk &disk) noexcept : disk_(disk) {}
+
+	void submit(lkl_blk_io *io) override
+	{
+		io->status = run_ops(disk_, io);
+		complete(io);
+	}
+
+private:
+	lkl_disk disk_;
 };
 
 // O_DIRECT through Linux native AIO, with a buffered pool beside it.
@@ -377,9 +397,13 @@ void submit(void *handle, lkl_blk_io *io)
 }
 
 // The backend for @disk: AIO for an O_DIRECT fd, else the buffered pool.
-std::unique_ptr<Backend> make_backend(const lkl_disk &disk, int &err) noexcept
+// @flags: lkl_disk_opts flags (LKL_DISK_OPS_INLINE matters here).
+std::unique_ptr<Backend> make_backend(const lkl_disk &disk, int &err,
+				      unsigned int flags = 0) noexcept
 {
 	try {
+		if (flags & LKL_DISK_OPS_INLINE)
+			return std::make_unique<InlineDisk>(disk);
 		int mode = disk.ops ? 0 : fcntl(disk.fd, F_GETFL);
 		if (disk.ops || !(mode & O_DIRECT))
 			return std::make_unique<PoolDisk>(disk);
@@ -458,6 +482,9 @@ lkl_disk_add_opts(struct lkl_disk *disk, const struct lkl_disk_opts *opts)
 {
 	if (!disk || (!disk->ops && disk->fd < 0))
 		return -LKL_EINVAL;
+	const unsigned int opt_flags = opts ? opts->flags : 0;
+	if ((opt_flags & LKL_DISK_OPS_INLINE) && !disk->ops)
+		return -LKL_EINVAL;
 	int err = disk::write_log::check(opts);
 	if (err)
 		return err;
@@ -468,7 +495,7 @@ lkl_disk_add_opts(struct lkl_disk *disk, const struct lkl_disk_opts *opts)
 		return static_cast<int>(size);
 
 	err = -ENOMEM;
-	auto backend = disk::make_backend(*disk, err);
+	auto backend = disk::make_backend(*disk, err, opt_flags);
 	if (backend && opts && opts->write_log)
 		backend = disk::write_log::wrap(std::move(backend), *disk, *opts,
 						static_cast<unsigned long long>(size),

@@ -297,7 +297,7 @@ int check(const lkl_disk_opts *opts) noexcept
 {
 	if (!opts)
 		return 0;
-	if ((opts->flags & ~fault_flags) || opts->reserved)
+	if ((opts->flags & ~(fault_flags | LKL_DISK_OPS_INLINE)) || opts->reserved)
 		return -EINVAL;
 	if ((opts->flags & fault_flags) && !opts->write_log)
 		return -EINVAL;

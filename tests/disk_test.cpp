@@ -12,6 +12,9 @@
 #include <cerrno>
 #include <atomic>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -670,4 +673,117 @@ int main(int argc, char **argv)
 	::testing::InitGoogleTest(&argc, argv);
 	lkl_test::register_kernel_environment("mem=256M loglevel=4");
 	return RUN_ALL_TESTS();
+}
+
+namespace {
+
+// An image held in the test's memory, served by the program's own ops.
+struct MemoryDisk {
+	static inline std::vector<char> bytes;
+
+	static int capacity(struct lkl_disk, unsigned long long *res)
+	{
+		*res = bytes.size();
+		return 0;
+	}
+
+	static int request(struct lkl_disk, struct lkl_blk_req *req)
+	{
+		unsigned long long off = req->sector * 512;
+		for (int i = 0; i < req->count; i++) {
+			char *buf = static_cast<char *>(req->buf[i].iov_base);
+			size_t len = req->buf[i].iov_len;
+			if (off + len > bytes.size())
+				return LKL_DEV_BLK_STATUS_IOERR;
+			if (req->type == LKL_DEV_BLK_TYPE_READ)
+				memcpy(buf, bytes.data() + off, len);
+			else if (req->type == LKL_DEV_BLK_TYPE_WRITE)
+				memcpy(bytes.data() + off, buf, len);
+			else
+				return LKL_DEV_BLK_STATUS_OK; // flush: nothing to do
+			off += len;
+		}
+		return LKL_DEV_BLK_STATUS_OK;
+	}
+
+	static inline struct lkl_dev_blk_ops ops = {capacity, request};
+};
+
+size_t host_threads()
+{
+	size_t n = 0;
+	for (const auto &entry : std::filesystem::directory_iterator("/proc/self/task")) {
+		(void)entry;
+		n++;
+	}
+	return n;
+}
+
+} // namespace
+
+// LKL_DISK_OPS_INLINE: the program's request() runs in the kernel's
+// submitting context, so the disk gets no host threads (the default pool
+// makes some), and a file system on it works as on any disk: written,
+// unmounted, and found clean by its checker.
+TEST(InlineOps, NoThreadsAndTheDataIsRight)
+{
+	if (!have("mkfs.ext4") || !have("e2fsck"))
+		GTEST_SKIP() << "e2fsprogs not installed";
+	Image img(64 * MiB);
+	ASSERT_EQ(img.format("mkfs.ext4 -q -F"), "");
+	{
+		std::ifstream in(img.path(), std::ios::binary);
+		MemoryDisk::bytes.assign(std::istreambuf_iterator<char>(in), {});
+	}
+	ASSERT_EQ(MemoryDisk::bytes.size(), 64 * MiB);
+
+	struct lkl_disk pooled = {};
+	pooled.ops = &MemoryDisk::ops;
+	size_t before = host_threads();
+	ASSERT_GE(lkl_disk_add(&pooled), 0);
+	EXPECT_GT(host_threads(), before) << "the default backend has no pool?";
+	ASSERT_EQ(lkl_disk_remove(pooled), 0);
+
+	struct lkl_disk disk = {};
+	disk.ops = &MemoryDisk::ops;
+	struct lkl_disk_opts opts = {};
+	opts.flags = LKL_DISK_OPS_INLINE;
+	before = host_threads();
+	int id = lkl_disk_add_opts(&disk, &opts);
+	ASSERT_GE(id, 0) << lkl_strerror(id);
+	EXPECT_EQ(host_threads(), before);
+	char mnt[64];
+	ASSERT_EQ(lkl_mount_dev(id, 0, "ext4", 0, nullptr, mnt, sizeof(mnt)), 0);
+	EXPECT_EQ(write_file(std::string(mnt) + "/f", 8 * MiB, 7), 0);
+	EXPECT_EQ(host_threads(), before);
+	ASSERT_EQ(lkl_umount_dev(id, 0, 0, 5000), 0);
+	ASSERT_EQ(lkl_disk_remove(disk), 0);
+
+	{
+		std::ofstream out(img.path(), std::ios::binary | std::ios::trunc);
+		out.write(MemoryDisk::bytes.data(),
+			  static_cast<std::streamsize>(MemoryDisk::bytes.size()));
+	}
+	std::string out;
+	EXPECT_EQ(run("e2fsck -fn '" + img.path() + "'", &out), 0) << out;
+	Mounted m(img.path(), "ext4", true);
+	ASSERT_EQ(m.error(), 0);
+	int fd = lkl_sys_open(m.path("f").c_str(), LKL_O_RDONLY, 0);
+	ASSERT_GE(fd, 0);
+	std::vector<char> got(8 * MiB);
+	EXPECT_EQ(lkl_test::read_all(fd, got.data(), got.size()), (long)got.size());
+	lkl_sys_close(fd);
+	EXPECT_TRUE(got == pattern(got.size(), 0, 7));
+}
+
+TEST(InlineOps, NeedsOps)
+{
+	Image img(MiB);
+	struct lkl_disk disk = {};
+	disk.fd = open(img.path().c_str(), O_RDWR);
+	ASSERT_GE(disk.fd, 0);
+	struct lkl_disk_opts opts = {};
+	opts.flags = LKL_DISK_OPS_INLINE;
+	EXPECT_EQ(lkl_disk_add_opts(&disk, &opts), -LKL_EINVAL);
+	close(disk.fd);
 }

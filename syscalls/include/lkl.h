@@ -198,10 +198,24 @@ struct lkl_disk_opts {
 	 * Documentation/write-log.md. The log grows by every byte written.
 	 */
 	const char *write_log;
-	/* LKL_DISK_TEST_FAULT_* (0: none); they need write_log. */
+	/*
+	 * LKL_DISK_OPS_INLINE, LKL_DISK_TEST_FAULT_* (0: none; the faults
+	 * need write_log).
+	 */
 	unsigned int flags;
 	unsigned int reserved;	/* zero */
 };
+
+/*
+ * For a disk with ops only: call ops->request() in the kernel's context
+ * that submits the request, and complete it before the submission returns
+ * (null_blk's irqmode=0), instead of on a pool of host threads. For a
+ * request() that is quick and never blocks, such as a disk held in the
+ * program's memory: it saves two thread handoffs per request and the
+ * pool's threads. request() then runs while the kernel waits for it and
+ * must not call into lkl. -LKL_EINVAL for a disk without ops.
+ */
+#define LKL_DISK_OPS_INLINE			0x100U
 
 /*
  * Deliberately broken block paths, for testing a power-loss test: the
@@ -226,7 +240,8 @@ struct lkl_disk_opts {
 /*
  * lkl_disk_add() with host-side options (opts may be NULL). Besides
  * lkl_disk_add()'s errors: -LKL_EINVAL for unknown flags, nonzero
- * reserved, a fault flag without write_log, or a write_log path that is
+ * reserved, a fault flag without write_log, LKL_DISK_OPS_INLINE for a
+ * disk without ops, or a write_log path that is
  * the disk's own file; the host's errno when the log cannot be created
  * or written (-LKL_ENOENT, -LKL_EACCES, -LKL_ENOSPC, ...).
  */

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <string>
 
 namespace {
@@ -60,9 +61,15 @@ TEST_F(Kasan, ReportsOutOfBoundsAndUseAfterFree)
 		<< log;
 	EXPECT_NE(log.find("BUG: KASAN: use-after-free"), std::string::npos)
 		<< log;
-	// Where the object was allocated and freed: stack traces work.
-	EXPECT_NE(log.find("Allocated by task"), std::string::npos) << log;
-	EXPECT_NE(log.find("Freed by task"), std::string::npos) << log;
+	// Where the object was allocated and freed, and where the bad access
+	// was made: stack traces work, their frames (raw addresses, no
+	// KALLSYMS) are in the log.
+	EXPECT_TRUE(std::regex_search(log, std::regex(R"(Allocated by task [0-9]+:\n[^\n]*\] +0x[0-9a-f]+\n)")))
+		<< log;
+	EXPECT_TRUE(std::regex_search(log, std::regex(R"(Freed by task [0-9]+:\n[^\n]*\] +0x[0-9a-f]+\n)")))
+		<< log;
+	EXPECT_TRUE(std::regex_search(log, std::regex(R"(Call Trace:\n[^\n]*\] +0x[0-9a-f]+\n)")))
+		<< log;
 	EXPECT_EQ(panics, 0);
 	// Nothing else in a boot and a system call trips it.
 	EXPECT_EQ(log.find("BUG: KASAN:"), log.find("BUG: KASAN: slab-out-of-bounds"))

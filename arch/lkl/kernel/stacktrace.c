@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Stack traces of the running task, for KASAN's allocation and free
- * records and for WARN/BUG reports: a kernel with a stack walk is built
+ * records and for the call traces of WARN, BUG and KASAN reports
+ * (show_stack()): a kernel with a stack walk is built
  * with frame pointers (CONFIG_FRAME_POINTER, which arch/lkl/Kconfig asks
  * for with KASAN), so the chain of saved frame pointers gives the return
  * addresses. The walk follows a frame only while its return
@@ -12,6 +13,7 @@
  */
 #include <linux/kallsyms.h>
 #include <linux/sched.h>
+#include <linux/sched/debug.h>
 #include <linux/stacktrace.h>
 #include <asm/sections.h>
 
@@ -40,4 +42,18 @@ noinline void arch_stack_walk(stack_trace_consume_fn consume_entry, void *cookie
 			break;
 		fp = next;
 	}
+}
+
+static bool show_frame(void *loglvl, unsigned long addr)
+{
+	printk("%s %pS\n", (const char *)loglvl, (void *)addr);
+	return true;
+}
+
+/* Without KALLSYMS the frames are raw addresses: gdb's "info symbol". */
+void show_stack(struct task_struct *task, unsigned long *sp,
+		const char *loglvl)
+{
+	printk("%sCall Trace:\n", loglvl);
+	arch_stack_walk(show_frame, (void *)loglvl, task, NULL);
 }

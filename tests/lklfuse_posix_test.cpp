@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -15,6 +16,7 @@
 
 #include <fcntl.h>
 #include <libaio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -283,18 +285,29 @@ int link_as_user(const std::string &top)
 }
 
 // Sets a host sysctl for the life of the object and puts the old value
-// back (fstests generic/597 changes the same settings the same way).
+// back (fstests generic/597 changes the same settings the same way). The
+// setting is the whole host's: tests running in parallel (ctest -j, one
+// instance per file system) take turns through a lock file.
 class HostSysctl {
 public:
 	HostSysctl(const std::string &name, const std::string &value)
-		: path_("/proc/sys/" + name), old_(read_file(path_))
+		: path_("/proc/sys/" + name)
 	{
+		std::string lock = name;
+		std::replace(lock.begin(), lock.end(), '/', '.');
+		lock = "/tmp/lkl-test-sysctl-" + lock;
+		lock_fd_ = open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (lock_fd_ >= 0)
+			flock(lock_fd_, LOCK_EX);
+		old_ = read_file(path_);
 		set_ = !old_.empty() && write_file(path_, value);
 	}
 	~HostSysctl()
 	{
 		if (set_)
 			write_file(path_, old_);
+		if (lock_fd_ >= 0)
+			close(lock_fd_);
 	}
 	HostSysctl(const HostSysctl &) = delete;
 	HostSysctl &operator=(const HostSysctl &) = delete;
@@ -302,6 +315,7 @@ public:
 
 private:
 	std::string path_, old_;
+	int lock_fd_ = -1;
 	bool set_ = false;
 };
 

@@ -41,6 +41,10 @@ struct KeptPool {
 	unsigned long size = 0;
 };
 
+// Larger ranges are not RAM but reservations that must start zeroed (a
+// KASAN kernel's shadow, 16 TiB): those are always unmapped.
+constexpr unsigned long max_kept = 1UL << 40;
+
 KeptPool &kept_pool() noexcept
 {
 	static host::Immortal<KeptPool> kept;
@@ -77,7 +81,7 @@ void pool_release(void *mem, unsigned long size) noexcept
 		return;
 	KeptPool &kept = kept_pool();
 	std::unique_lock lock(kept.mutex);
-	if (!kept.mem && ::madvise(mem, size, MADV_FREE) == 0) {
+	if (!kept.mem && size <= max_kept && ::madvise(mem, size, MADV_FREE) == 0) {
 		kept.mem = mem;
 		kept.size = size;
 		return;

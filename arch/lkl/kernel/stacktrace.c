@@ -30,6 +30,12 @@ noinline void arch_stack_walk(stack_trace_consume_fn consume_entry, void *cookie
 {
 	unsigned long *fp = __builtin_frame_address(0);
 
+	/*
+	 * CONFIG_STACKTRACE also comes with SLUB_DEBUG's stack depot, in a
+	 * kernel without frame pointers: there the chain is register noise.
+	 */
+	if (!IS_ENABLED(CONFIG_FRAME_POINTER))
+		return;
 	if (task && task != current)
 		return;
 	while (fp && !((unsigned long)fp & (sizeof(long) - 1))) {
@@ -44,6 +50,7 @@ noinline void arch_stack_walk(stack_trace_consume_fn consume_entry, void *cookie
 	}
 }
 
+#ifdef CONFIG_FRAME_POINTER
 static bool show_frame(void *loglvl, unsigned long addr)
 {
 	printk("%s %pS\n", (const char *)loglvl, (void *)addr);
@@ -57,3 +64,4 @@ void show_stack(struct task_struct *task, unsigned long *sp,
 	printk("%sCall Trace:\n", loglvl);
 	arch_stack_walk(show_frame, (void *)loglvl, task, NULL);
 }
+#endif

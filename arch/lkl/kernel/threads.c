@@ -95,7 +95,7 @@ void flush_thread(void)
 {
 }
 
-#ifndef CONFIG_STACKTRACE
+#ifndef CONFIG_FRAME_POINTER
 /* Built without frame pointers: no walk (stacktrace.c has the other). */
 void show_stack(struct task_struct *task, unsigned long *sp,
 		const char *loglvl)

@@ -149,7 +149,8 @@ struct lkl_host_operations {
 	 * The kernel's RAM: a page-aligned range of @size bytes that costs
 	 * resident memory only where it is touched. Returns NULL on failure.
 	 * Its bytes are undefined: the host may hand back a range released
-	 * earlier (the default host keeps one for the next boot's pool).
+	 * earlier (the default host keeps one of up to 1 TiB for the next
+	 * boot's pool). Larger ranges (a KASAN shadow) start zeroed.
 	 */
 	void *(*pool_reserve)(unsigned long size);
 	void (*pool_release)(void *mem, unsigned long size);

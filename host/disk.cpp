@@ -483,6 +483,9 @@ lkl_disk_add_opts(struct lkl_disk *disk, const struct lkl_disk_opts *opts)
 	if (!disk || (!disk->ops && disk->fd < 0))
 		return -LKL_EINVAL;
 	const unsigned int opt_flags = opts ? opts->flags : 0;
+	if ((opt_flags & ~(disk::write_log::fault_flags | LKL_DISK_OPS_INLINE)) ||
+	    (opts && opts->reserved))
+		return -LKL_EINVAL;
 	if ((opt_flags & LKL_DISK_OPS_INLINE) && !disk->ops)
 		return -LKL_EINVAL;
 	int err = disk::write_log::check(opts);

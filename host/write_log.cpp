@@ -36,10 +36,6 @@ namespace {
 namespace disk {
 namespace write_log {
 
-constexpr unsigned int fault_flags =
-	LKL_DISK_TEST_FAULT_FLUSH_NOOP | LKL_DISK_TEST_FAULT_REORDER_WRITE |
-	LKL_DISK_TEST_FAULT_FLUSH_UNSYNCED | LKL_DISK_TEST_FAULT_DROP_FUA;
-
 uint64_t clock_ns(clockid_t id) noexcept
 {
 	timespec ts{};
@@ -297,8 +293,6 @@ int check(const lkl_disk_opts *opts) noexcept
 {
 	if (!opts)
 		return 0;
-	if ((opts->flags & ~(fault_flags | LKL_DISK_OPS_INLINE)) || opts->reserved)
-		return -EINVAL;
 	if ((opts->flags & fault_flags) && !opts->write_log)
 		return -EINVAL;
 	return 0;

@@ -12,7 +12,12 @@ namespace {
 namespace disk {
 namespace write_log {
 
-// 0 if @opts (may be NULL) are valid, else -EINVAL.
+constexpr unsigned int fault_flags =
+	LKL_DISK_TEST_FAULT_FLUSH_NOOP | LKL_DISK_TEST_FAULT_REORDER_WRITE |
+	LKL_DISK_TEST_FAULT_FLUSH_UNSYNCED | LKL_DISK_TEST_FAULT_DROP_FUA;
+
+// 0 if the log's part of @opts (may be NULL) is valid, else -EINVAL: the
+// faults need a log.
 int check(const lkl_disk_opts *opts) noexcept;
 
 // @inner with the log of @opts on top (a new file at opts.write_log, for a

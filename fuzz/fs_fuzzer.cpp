@@ -193,7 +193,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	long ret;
 	{
 		Step s{"boot"};
-		ret = lkl_start_kernel("mem=32M kasan.fault=panic");
+		// A reboot keeps the last kernel's memory mapping, and with it
+		// the bytes the last input left there (host/memory.cpp):
+		// init_on_alloc=1 zeroes every page and slab allocation, so a
+		// read of memory the kernel never initialised sees zeros, as
+		// it would when the input is replayed alone.
+		ret = lkl_start_kernel("mem=32M init_on_alloc=1 kasan.fault=panic");
 	}
 	if (ret < 0) {
 		fprintf(stderr, "lkl fuzz: lkl_start_kernel: %s\n", lkl_strerror(ret));

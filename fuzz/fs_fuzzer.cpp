@@ -195,9 +195,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		Step s{"boot"};
 		// A reboot keeps the last kernel's memory mapping, and with it
 		// the bytes the last input left there (host/memory.cpp):
-		// init_on_alloc=1 zeroes every page and slab allocation, so a
-		// read of memory the kernel never initialised sees zeros, as
-		// it would when the input is replayed alone.
+		// init_on_alloc=1 zeroes every page the page allocator hands
+		// out and most slab objects, so a read of memory the kernel
+		// never initialised sees zeros, as it would when the input is
+		// replayed alone.
 		ret = lkl_start_kernel("mem=32M init_on_alloc=1 kasan.fault=panic");
 	}
 	if (ret < 0) {

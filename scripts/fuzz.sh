@@ -16,7 +16,7 @@ build-fuzz/fuzz/fuzz-findings/FS-*. Options are passed to libFuzzer
 
 --kasan  the kernel with KASAN (build-fuzz-kasan/ instead of build-fuzz/):
          out-of-bounds and use-after-free accesses are findings too;
-         about a sixth of the executions per second.
+         a quarter to a sixth of the executions per second.
 USAGE
 }
 build=build-fuzz
@@ -31,6 +31,13 @@ xfs | ext4 | btrfs | vfat) fs=$1; shift ;;
 -h | --help) usage; exit 0 ;;
 *) usage >&2; exit 2 ;;
 esac
+limit=-max_total_time=3600
+for opt; do
+	case $opt in
+	-max_total_time=* | -runs=*) limit="" ;;
+	--kasan) echo "fuzz.sh: --kasan goes before FS" >&2; usage >&2; exit 2 ;;
+	esac
+done
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/install-deps.sh"
 "$top/scripts/install-deps.sh" --fuzz
@@ -40,10 +47,6 @@ cmake -S "$top" -B "$top/$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 cmake --build "$top/$build" -j "$(nproc)" --target "fuzz_$fs" "fuzz_${fs}_seeds"
 out=$top/$build/fuzz
 mkdir -p "$out/corpus/$fs" "$out/fuzz-findings"
-limit=-max_total_time=3600
-for opt; do
-	case $opt in -max_total_time=* | -runs=*) limit="" ;; esac
-done
 # shellcheck disable=SC2086
 exec "$out/fuzz_$fs" $limit \
 	-print_final_stats=1 -artifact_prefix="$out/fuzz-findings/$fs-" "$@" \

@@ -95,8 +95,8 @@ void flush_thread(void)
 {
 }
 
-#ifndef CONFIG_FRAME_POINTER
-/* Built without frame pointers: no walk (stacktrace.c has the other). */
+#if !defined(CONFIG_FRAME_POINTER) || !defined(CONFIG_STACKTRACE)
+/* No frame-pointer walk in this build (stacktrace.c has the other). */
 void show_stack(struct task_struct *task, unsigned long *sp,
 		const char *loglvl)
 {
